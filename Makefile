@@ -1,0 +1,44 @@
+# segspark: two commands do everything.
+#   make demo   set up (.venv) and run the pipeline on the bundled Online Retail II data
+#   make test   set up (.venv with dev extras), lint and run the test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+ARGS   ?=
+
+.PHONY: demo test lint typecheck java clean help
+
+help:
+	@echo "make demo   - install and run the whole pipeline on bundled real data"
+	@echo "make test   - install dev extras, run ruff and the test suite"
+
+java:
+	@scripts/check_java.sh
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "segspark needs Python 3.11+ (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+demo: java $(VENV)/.installed
+	$(BIN)/segspark run --config conf/local.yaml $(ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check segspark jobs tests bench
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy segspark
+
+test: java $(VENV)/.installed-dev lint
+	$(BIN)/python -m pytest $(ARGS)
+
+clean:
+	rm -rf warehouse generated .pytest_cache .mypy_cache .ruff_cache

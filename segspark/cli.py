@@ -1,0 +1,81 @@
+"""The `segspark` command: one subcommand per pipeline step, plus `run` for all of them.
+
+Each subcommand is also `jobs/<name>.py` for spark-submit, with the same arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from segspark import commands
+from segspark.config import load_config
+from segspark.exc import ConfigError, SegsparkError
+
+log = logging.getLogger("segspark")
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "validate": ("ingest a source through its mapping: orders/ and rejects/", commands.add_validate_args),
+    "generate": ("write synthetic order lines with planted behaviour groups", commands.add_generate_args),
+    "run": ("the whole pipeline in order on the configured source", commands.add_run_args),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="configuration overlay (e.g. conf/local.yaml); repeatable, later wins",
+    )
+    common.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="sets",
+        help="override one configuration key, e.g. --set warehouse.root=/data/wh",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser = argparse.ArgumentParser(prog="segspark", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, add_args) in COMMANDS.items():
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        add_args(p)
+    return parser
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-5s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+        force=True,
+    )
+    # py4j's chatter is noise even at DEBUG.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, run one subcommand, and return the process exit code."""
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        config = load_config(args.config, args.sets)
+        return int(commands.dispatch(args.command, config, args))
+    except ConfigError as err:
+        print(f"segspark: configuration error: {err}", file=sys.stderr)
+        return 2
+    except SegsparkError as err:
+        print(f"segspark {args.command}: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

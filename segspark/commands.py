@@ -1,0 +1,135 @@
+"""What each subcommand does: parse its own options, call the library, print a summary."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from datetime import date
+
+from segspark.config import Config
+from segspark.context import RunContext, make_context, parse_date, parse_instant
+from segspark.exc import ConfigError
+from segspark.runlog import step, write_summary
+
+log = logging.getLogger("segspark")
+
+
+def _source_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", help="mapping preset name or mapping file (default: run.source)")
+
+
+def _as_of_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as-of", dest="as_of", help="YYYY-MM-DD; only orders before this date count (default: run.as_of)")
+
+
+def add_validate_args(p: argparse.ArgumentParser) -> None:
+    """Options of `segspark validate`."""
+    _source_arg(p)
+    p.add_argument("--input", help="read this path instead of the mapping's source.path")
+
+
+def add_generate_args(p: argparse.ArgumentParser) -> None:
+    """Options of `segspark generate`."""
+    p.add_argument("--customers", type=int, default=5_000)
+    p.add_argument("--lines", type=int, default=250_000, help="approximate number of purchase lines")
+    p.add_argument("--groups", type=int, default=4, help="number of planted behaviour groups")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--end", default="2024-01-01", help="orders fall before this date")
+    p.add_argument("--days", type=int, default=730, help="length of the history in days")
+    p.add_argument("--out", default="generated", help="output directory (orders/ and truth/)")
+
+
+def add_features_args(p: argparse.ArgumentParser) -> None:
+    """Options of `segspark features`."""
+    _source_arg(p)
+    _as_of_arg(p)
+
+
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    """Options of `segspark run`."""
+    _source_arg(p)
+    _as_of_arg(p)
+    p.add_argument("--input", help="read this path instead of the mapping's source.path")
+
+
+def do_validate(ctx: RunContext, input_path: str | None = None) -> dict[str, object]:
+    """Ingest the source; return the ingestion report as a dict."""
+    from segspark.ingest.validate import validate
+
+    cfg = ctx.config
+    with step("validate", ctx.summary) as info:
+        report = validate(
+            ctx.spark,
+            ctx.mapping,
+            root=ctx.root,
+            run_id=ctx.run_id,
+            max_malformed_fraction=float(cfg.get("ingest.max_malformed_fraction")),
+            path=input_path,
+            max_order_ts=parse_instant(cfg.get("ingest.max_order_ts"), "ingest.max_order_ts"),
+            repartition=int(cfg.get("ingest.repartition")),
+        )
+        info.update(report.as_dict())
+        info["rows"] = report.valid
+    for line in report.lines():
+        print(line)
+    return report.as_dict()
+
+
+def _validate(config: Config, args: argparse.Namespace) -> int:
+    ctx = make_context(config, args.source)
+    try:
+        do_validate(ctx, args.input)
+    finally:
+        path = write_summary(ctx.root, ctx.run_id, ctx.summary)
+    print(f"orders:  {ctx.root}/orders/source={ctx.mapping.name}")
+    print(f"rejects: {ctx.root}/rejects/source={ctx.mapping.name}")
+    if path:
+        print(f"summary: {path}")
+    return 0
+
+
+def _generate(config: Config, args: argparse.Namespace) -> int:
+    from segspark.generate import GenerateSpec, write_generated
+    from segspark.session import get_spark
+
+    if args.customers < 1 or args.lines < args.customers or args.groups < 1:
+        raise ConfigError("generate needs --customers >= 1, --lines >= --customers and --groups >= 1")
+    spec = GenerateSpec(args.customers, args.lines, args.groups, args.seed, parse_date(args.end, "--end"), args.days)
+    spark = get_spark(config.section("spark"))
+    with step("generate") as info:
+        counts = write_generated(spark, spec, args.out)
+        info["rows"] = counts["lines"]
+    print(f"wrote {counts['lines']:,} order lines of {counts['customers']:,} customers in {spec.groups} planted groups")
+    print(f"orders: {args.out}/orders   truth: {args.out}/truth   (mapping preset: synthetic)")
+    return 0
+
+
+def resolve_as_of(ctx: RunContext, cli_value: str | None) -> date | None:
+    """The as-of date from the command line, else run.as_of, else None (derive from data)."""
+    text = cli_value or ctx.config.get("run.as_of")
+    return parse_date(text, "--as-of") if text else None
+
+
+def _run(config: Config, args: argparse.Namespace) -> int:
+    ctx = make_context(config, args.source)
+    print(f"segspark run {ctx.run_id}: source {ctx.mapping.name}, warehouse {ctx.root}")
+    try:
+        do_validate(ctx, args.input)
+    finally:
+        path = write_summary(ctx.root, ctx.run_id, ctx.summary)
+    print("\nsteps:")
+    for name, info in ctx.summary.get("steps", {}).items():
+        rows = info.get("rows")
+        print(f"  {name:<10} {info['seconds']:>7.1f}s" + (f"  {rows:>10,} rows" if isinstance(rows, int) else ""))
+    print(f"\noutputs under {ctx.root}")
+    if path:
+        print(f"run summary: {path}")
+    return 0
+
+
+HANDLERS = {"validate": _validate, "generate": _generate, "run": _run}
+
+
+def dispatch(command: str, config: Config, args: argparse.Namespace) -> int:
+    """Run one subcommand."""
+    return HANDLERS[command](config, args)

@@ -1,0 +1,73 @@
+"""What every command shares: config, warehouse root, run id, session, summary."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from segspark.config import Config
+from segspark.exc import ConfigError
+from segspark.mapping import SourceMapping, load_mapping
+from segspark.paths import check_warehouse
+from segspark.runlog import new_run_id
+from segspark.session import get_spark
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunContext:
+    """A command's resolved inputs; Spark starts only when `spark` is first used."""
+
+    config: Config
+    root: str
+    run_id: str
+    mapping: SourceMapping
+    summary: dict[str, Any] = field(default_factory=dict)
+    _spark: SparkSession | None = None
+
+    @property
+    def spark(self) -> SparkSession:
+        """The SparkSession (active one reused, else a local one from config)."""
+        if self._spark is None:
+            self._spark = get_spark(self.config.section("spark"))
+        return self._spark
+
+
+def parse_date(text: str, what: str) -> date:
+    """Parse YYYY-MM-DD or fail naming the option."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{what} must be a date YYYY-MM-DD, got {text!r}") from None
+
+
+def parse_instant(text: str | None, what: str) -> datetime | None:
+    """Parse an ISO date or date-time (UTC, zone-naive) or return None."""
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=None)
+    except ValueError:
+        raise ConfigError(f"{what} must be an ISO date or date-time, got {text!r}") from None
+
+
+def make_context(config: Config, source: str | None = None) -> RunContext:
+    """Validate paths and the mapping before Spark starts, and return the context."""
+    root = check_warehouse(str(config.get("warehouse.root")))
+    fmt = config.get("warehouse.format")
+    if fmt not in ("parquet", "delta"):
+        raise ConfigError(f"warehouse.format must be parquet or delta, got {fmt!r}")
+    mapping = load_mapping(source or str(config.get("run.source")))
+    run_id = new_run_id()
+    summary: dict[str, Any] = {
+        "run_id": run_id,
+        "source": mapping.name,
+        "warehouse": root,
+        "config": list(config.origins),
+    }
+    return RunContext(config=config, root=root, run_id=run_id, mapping=mapping, summary=summary)

@@ -1,0 +1,212 @@
+"""Source mapping files: how a user's order export becomes canonical order lines.
+
+A mapping is plain YAML (see docs/mapping.md). Everything about a source that
+would otherwise need code lives here: column names, timestamp format and zone,
+how returns are marked, which lines are not products, the duplicate policy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from segspark.config import shipped_file
+from segspark.exc import MappingError
+from segspark.schema import CANONICAL_TYPES, REQUIRED_COLUMNS
+
+FORMATS = ("parquet", "csv", "delta", "json")
+TOP_KEYS = {
+    "name",
+    "description",
+    "source",
+    "columns",
+    "timestamp",
+    "returns",
+    "exclude_products",
+    "exclude_product_patterns",
+    "duplicates",
+    "lookups",
+}
+# Reason codes users may give excluded products; they land in rejects as out-of-scope.
+REASON_RE = re.compile(r"^[a-z][a-z0-9_]{2,39}$")
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """Where one canonical column comes from: a source column or a SQL expression."""
+
+    column: str | None = None
+    expr: str | None = None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A side table joined on a canonical key to fill more canonical columns."""
+
+    path: str
+    format: str
+    key: str
+    lookup_key: str
+    columns: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class SourceMapping:
+    """A validated mapping file."""
+
+    name: str
+    path: str
+    format: str
+    options: Mapping[str, str]
+    columns: Mapping[str, ColumnSpec]
+    timestamp_format: str | None
+    zone: str
+    epoch_unit: str | None
+    returns_negative_quantity: bool
+    returns_order_id_prefix: str | None
+    returns_flag_column: str | None
+    returns_flag_values: tuple[str, ...]
+    exclude_products: Mapping[str, tuple[str, ...]]
+    exclude_product_patterns: Mapping[str, tuple[str, ...]]
+    duplicates: str
+    lookups: tuple[Lookup, ...] = field(default_factory=tuple)
+    origin: str = ""
+
+    def has(self, canonical: str) -> bool:
+        """True when the mapping fills this canonical column (directly or by lookup)."""
+        return canonical in self.columns or any(canonical in lk.columns for lk in self.lookups)
+
+
+def _err(origin: str, message: str) -> MappingError:
+    return MappingError(f"mapping {origin}: {message}")
+
+
+def _column_spec(origin: str, canonical: str, raw: Any) -> ColumnSpec:
+    if isinstance(raw, str) and raw:
+        return ColumnSpec(column=raw)
+    if isinstance(raw, Mapping) and set(raw) == {"expr"} and isinstance(raw["expr"], str):
+        return ColumnSpec(expr=raw["expr"])
+    if isinstance(raw, Mapping) and set(raw) == {"column"} and isinstance(raw["column"], str):
+        return ColumnSpec(column=raw["column"])
+    raise _err(origin, f"columns.{canonical} must be a source column name or {{expr: <Spark SQL>}}")
+
+
+def _str_lists(origin: str, key: str, raw: Any) -> dict[str, tuple[str, ...]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise _err(origin, f"{key} must map a reason code to a list of values")
+    out: dict[str, tuple[str, ...]] = {}
+    for reason, values in raw.items():
+        if not isinstance(reason, str) or not REASON_RE.match(reason):
+            raise _err(origin, f"{key}: reason code {reason!r} must be snake_case (3-40 chars)")
+        if not isinstance(values, list) or not all(isinstance(v, (str, int)) for v in values):
+            raise _err(origin, f"{key}.{reason} must be a list of strings")
+        out[reason] = tuple(str(v) for v in values)
+    return out
+
+
+def parse_mapping(data: Mapping[str, Any], origin: str) -> SourceMapping:
+    """Validate a mapping document and return it as a SourceMapping."""
+    unknown = set(data) - TOP_KEYS
+    if unknown:
+        raise _err(origin, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(TOP_KEYS)}")
+    source = data.get("source") or {}
+    if not isinstance(source, Mapping) or not source.get("path"):
+        raise _err(origin, "source.path is required")
+    fmt = str(source.get("format", "parquet")).lower()
+    if fmt not in FORMATS:
+        raise _err(origin, f"source.format must be one of {FORMATS}, got {fmt!r}")
+    raw_cols = data.get("columns") or {}
+    if not isinstance(raw_cols, Mapping):
+        raise _err(origin, "columns must map canonical column -> source column")
+    bad = set(raw_cols) - set(CANONICAL_TYPES)
+    if bad:
+        raise _err(origin, f"columns: unknown canonical column(s) {sorted(bad)}; known: {sorted(CANONICAL_TYPES)}")
+    columns = {c: _column_spec(origin, c, v) for c, v in raw_cols.items()}
+    lookups = tuple(_lookup(origin, i, lk) for i, lk in enumerate(data.get("lookups") or []))
+    filled = set(columns) | {c for lk in lookups for c in lk.columns}
+    missing = [c for c in REQUIRED_COLUMNS if c not in filled]
+    if "unit_price" in missing and "line_amount" in filled:
+        missing.remove("unit_price")  # derived as line_amount / quantity
+    if missing:
+        raise _err(origin, f"required canonical column(s) not mapped: {missing}")
+    ts = data.get("timestamp") or {}
+    zone = str(ts.get("zone") or "UTC")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _err(origin, f"timestamp.zone {zone!r} is not an IANA time zone") from None
+    epoch_unit = ts.get("epoch_unit")
+    if epoch_unit is not None and epoch_unit not in ("s", "ms", "us", "ns"):
+        raise _err(origin, "timestamp.epoch_unit must be one of s, ms, us, ns")
+    returns = data.get("returns") or {}
+    dup = str(data.get("duplicates", "keep"))
+    if dup not in ("keep", "drop"):
+        raise _err(origin, "duplicates must be 'keep' or 'drop'")
+    patterns = _str_lists(origin, "exclude_product_patterns", data.get("exclude_product_patterns"))
+    for reason, pats in patterns.items():
+        for pat in pats:
+            try:
+                re.compile(pat)
+            except re.error as err:
+                raise _err(origin, f"exclude_product_patterns.{reason}: bad regex {pat!r}: {err}") from None
+    return SourceMapping(
+        name=str(data.get("name") or Path(origin).stem),
+        path=str(source["path"]),
+        format=fmt,
+        options={str(k): str(v) for k, v in (source.get("options") or {}).items()},
+        columns=columns,
+        timestamp_format=ts.get("format"),
+        zone=zone,
+        epoch_unit=epoch_unit,
+        returns_negative_quantity=bool(returns.get("negative_quantity", True)),
+        returns_order_id_prefix=returns.get("order_id_prefix"),
+        returns_flag_column=returns.get("flag_column"),
+        returns_flag_values=tuple(str(v) for v in returns.get("flag_values") or ()),
+        exclude_products=_str_lists(origin, "exclude_products", data.get("exclude_products")),
+        exclude_product_patterns=patterns,
+        duplicates=dup,
+        lookups=lookups,
+        origin=origin,
+    )
+
+
+def _lookup(origin: str, i: int, raw: Any) -> Lookup:
+    if not isinstance(raw, Mapping):
+        raise _err(origin, f"lookups[{i}] must be a mapping")
+    for key in ("path", "key", "columns"):
+        if key not in raw:
+            raise _err(origin, f"lookups[{i}].{key} is required")
+    cols = raw["columns"]
+    if not isinstance(cols, Mapping) or not set(cols) <= set(CANONICAL_TYPES):
+        raise _err(origin, f"lookups[{i}].columns must map canonical columns to lookup columns")
+    return Lookup(
+        path=str(raw["path"]),
+        format=str(raw.get("format", "parquet")),
+        key=str(raw["key"]),
+        lookup_key=str(raw.get("lookup_key", raw["key"])),
+        columns={str(k): str(v) for k, v in cols.items()},
+    )
+
+
+def load_mapping(name_or_path: str) -> SourceMapping:
+    """Load a mapping by shipped preset name (`online_retail_ii`) or by file path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = shipped_file(f"sources/{name_or_path}.yaml")
+    if not path.is_file():
+        raise MappingError(f"mapping file {name_or_path!r} not found (tried {path})")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise MappingError(f"mapping {path} is not valid YAML: {err}") from None
+    if not isinstance(data, Mapping):
+        raise MappingError(f"mapping {path}: top level must be a mapping")
+    return parse_mapping(data, str(path))

@@ -1,0 +1,82 @@
+"""Warehouse paths: every table lives under one root, and nothing is written elsewhere.
+
+Checks run before Spark starts. For local roots segspark also refuses to write
+into an existing directory that is not one of its own tables (no `_commits`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+from segspark.exc import PathError
+
+TABLES = ("orders", "rejects", "features", "models", "customer_profiles", "drift", "lookalikes", "reports", "runs")
+COMMITS = "_commits"
+WAREHOUSE_MARKER = "_segspark_warehouse"
+_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
+def is_local(uri: str) -> bool:
+    """True for plain paths and file:// URIs."""
+    scheme = urlparse(uri).scheme
+    return scheme in ("", "file") or (len(scheme) == 1)  # a Windows drive letter
+
+
+def local_path(uri: str) -> Path:
+    """The local filesystem path of a local URI."""
+    return Path(urlparse(uri).path if uri.startswith("file:") else uri)
+
+
+def normalise_root(root: str) -> str:
+    """An absolute root for local paths (Spark and Python then agree), the URI otherwise."""
+    return str(local_path(root).resolve()) if is_local(root) else root.rstrip("/")
+
+
+def table_path(root: str, table: str, *parts: str) -> str:
+    """Join a table (and partition parts) under the root, refusing anything that escapes it."""
+    if table not in TABLES:
+        raise PathError(f"unknown table {table!r}")
+    for part in parts:
+        key, _, value = part.partition("=")
+        if not _SAFE_VALUE.match(key) or (value and not _SAFE_VALUE.match(value)) or ".." in part:
+            raise PathError(f"unsafe path component {part!r} under table {table}")
+    return "/".join([root.rstrip("/"), table, *parts])
+
+
+def check_warehouse(root: str) -> str:
+    """Validate the warehouse root before Spark starts; return its normalised form."""
+    norm = normalise_root(root)
+    if not is_local(norm):
+        return norm  # remote stores are checked by Spark at write time
+    path = Path(norm)
+    if path.exists() and not path.is_dir():
+        raise PathError(f"warehouse root {path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not (path / WAREHOUSE_MARKER).exists():
+        foreign = sorted(p.name for p in path.iterdir() if p.name not in TABLES and not p.name.startswith("_"))
+        if foreign:
+            raise PathError(
+                f"warehouse root {path} is a non-empty directory that segspark did not create "
+                f"(found {foreign[:5]}); choose an empty or new directory with --set warehouse.root=..."
+            )
+    path.mkdir(parents=True, exist_ok=True)
+    (path / WAREHOUSE_MARKER).touch()
+    for table in TABLES:
+        check_table_dir(norm, table)
+    return norm
+
+
+def check_table_dir(root: str, table: str) -> None:
+    """Refuse a local table directory that holds data but is not a segspark table."""
+    if not is_local(root):
+        return
+    path = Path(table_path(root, table))
+    if not path.is_dir() or table in ("models", "reports", "runs"):
+        return
+    entries = [p for p in path.iterdir() if not p.name.startswith(".")]
+    if entries and not (path / COMMITS).is_dir():
+        raise PathError(
+            f"{path} exists but is not a segspark table (no {COMMITS}/); "
+            "segspark will not overwrite it. Move it away or use another warehouse.root."
+        )

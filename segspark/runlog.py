@@ -1,0 +1,60 @@
+"""Run ids, step timings and the run summary document."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from segspark.paths import is_local, local_path, table_path
+
+log = logging.getLogger("segspark")
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id such as 20261126T201500Z-3fa2c1."""
+    # Run metadata, not feature code: reading the clock here is intended.
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+@contextmanager
+def step(name: str, summary: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    """Log a step's start and end with its duration; the yielded dict collects its numbers."""
+    info: dict[str, Any] = {}
+    log.info("[%s] started", name)
+    started = time.perf_counter()
+    try:
+        yield info
+    except Exception:
+        log.error("[%s] failed after %.1fs", name, time.perf_counter() - started)
+        raise
+    info["seconds"] = round(time.perf_counter() - started, 2)
+    rows = f", {info['rows']:,} rows" if isinstance(info.get("rows"), int) else ""
+    log.info("[%s] done in %.1fs%s", name, info["seconds"], rows)
+    if summary is not None:
+        summary.setdefault("steps", {})[name] = info
+
+
+def write_summary(root: str, run_id: str, summary: dict[str, Any]) -> str | None:
+    """Write the run summary JSON under `runs/<run_id>/`; return its path (local roots)."""
+    if not is_local(root):
+        log.info("run summary: %s", json.dumps(summary, default=str))
+        return None
+    path = local_path(table_path(root, "runs", run_id)) / "summary.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(summary, indent=2, default=str, sort_keys=True))
+    tmp.replace(path)
+    return str(path)
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON document from a local path."""
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,47 @@
+"""The canonical order-line schema (SPEC section 2) and the tables' fixed schemas."""
+
+from __future__ import annotations
+
+from pyspark.sql import types as T
+
+REQUIRED_COLUMNS = ("customer_id", "order_id", "order_ts", "quantity", "unit_price")
+OPTIONAL_COLUMNS = ("line_amount", "discount_amount", "product_id", "category", "channel")
+
+# Canonical type of every column a mapping may fill.
+CANONICAL_TYPES: dict[str, T.DataType] = {
+    "customer_id": T.StringType(),
+    "order_id": T.StringType(),
+    "order_ts": T.TimestampType(),
+    "quantity": T.DoubleType(),
+    "unit_price": T.DoubleType(),
+    "line_amount": T.DoubleType(),
+    "discount_amount": T.DoubleType(),
+    "product_id": T.StringType(),
+    "category": T.StringType(),
+    "channel": T.StringType(),
+}
+
+ORDER_LINES = T.StructType(
+    [
+        T.StructField("customer_id", T.StringType(), False),
+        T.StructField("order_id", T.StringType(), False),
+        T.StructField("order_ts", T.TimestampType(), False),
+        T.StructField("quantity", T.DoubleType(), False),
+        T.StructField("unit_price", T.DoubleType(), False),
+        T.StructField("line_amount", T.DoubleType(), False),
+        T.StructField("discount_amount", T.DoubleType(), True),
+        T.StructField("product_id", T.StringType(), True),
+        T.StructField("category", T.StringType(), True),
+        T.StructField("channel", T.StringType(), True),
+        T.StructField("is_return", T.BooleanType(), False),
+    ]
+)
+
+REJECTS = T.StructType(
+    [
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("kind", T.StringType(), False),
+        T.StructField("reason", T.StringType(), False),
+        T.StructField("source_row", T.StringType(), False),
+    ]
+)

@@ -1,0 +1,91 @@
+"""One place that gets a SparkSession: reuse the active one, else build local.
+
+On Databricks, under spark-submit or Spark Connect a session already exists
+and its settings belong to the platform; segspark only insists on UTC.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from segspark.exc import EnvironmentProblem
+
+log = logging.getLogger(__name__)
+
+MIN_JAVA = 17
+
+
+def java_major_version() -> int | None:
+    """Return the major version of the `java` Spark will use, or None if there is none."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
+    if not java or not os.path.exists(java):
+        return None
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for token in (out.stderr + out.stdout).split():
+        token = token.strip('"')
+        head = token.split(".")[0].split("-")[0]
+        if head.isdigit() and ("." in token or token.isdigit()):
+            major = int(head)
+            return int(token.split(".")[1]) if major == 1 else major
+    return None
+
+
+def check_java() -> None:
+    """Fail with install advice unless Java 17 or newer is available."""
+    major = java_major_version()
+    if major is None:
+        raise EnvironmentProblem(
+            "Java was not found. segspark needs Java 17 or newer for Spark: "
+            "install it (e.g. `apt-get install openjdk-17-jre-headless`) or set JAVA_HOME."
+        )
+    if major < MIN_JAVA:
+        raise EnvironmentProblem(
+            f"Java {major} found; Spark 4 needs Java {MIN_JAVA} or newer. "
+            "Install a newer JDK or point JAVA_HOME at one."
+        )
+
+
+def get_spark(spark_conf: Mapping[str, Any] | None = None) -> SparkSession:
+    """Return the active SparkSession, or build a local one from the `spark` config section."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.conf.set("spark.sql.session.timeZone", "UTC")
+        return active
+    conf = dict(spark_conf or {})
+    check_java()
+    # Python workers must use this interpreter (the venv), not the first python3 on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = (
+        SparkSession.builder.master(str(conf.get("master", "local[*]")))
+        .appName(str(conf.get("app_name", "segspark")))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.memory", str(conf.get("driver_memory", "4g")))
+        .config("spark.sql.shuffle.partitions", str(conf.get("shuffle_partitions", 8)))
+        .config("spark.default.parallelism", str(conf.get("shuffle_partitions", 8)))
+        .config("spark.ui.enabled", str(bool(conf.get("ui_enabled", False))).lower())
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.adaptive.enabled", "true")
+        # Step logs carry progress and timings; Spark's bar garbles logs.
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    )
+    for key, value in dict(conf.get("extra") or {}).items():
+        builder = builder.config(str(key), str(value))
+    spark = builder.config("spark.log.level", "WARN").getOrCreate()
+    log.info("started local Spark %s (%s)", spark.version, conf.get("master", "local[*]"))
+    return spark

@@ -1,0 +1,34 @@
+"""One SparkSession for the whole suite (startup costs ~6 s), and small helpers."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "data"
+FIXTURES = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """A local[2] session with the settings segspark itself uses."""
+    from segspark.session import get_spark
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = get_spark({"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "2g", "ui_enabled": False})
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> str:
+    """A fresh, validated warehouse root."""
+    from segspark.paths import check_warehouse
+
+    return check_warehouse(str(tmp_path / "wh"))

@@ -1,0 +1,53 @@
+"""The one write path: versioned partitions, commit markers, readers trust only commits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from segspark.exc import MissingInputError, SegsparkError
+from segspark.tables import committed, read_partitions, write_partition
+
+
+def test_rewrite_replaces_only_its_partition(spark: SparkSession, warehouse: str) -> None:
+    a = spark.range(3).withColumn("v", F.lit("a"))
+    b = spark.range(5).withColumn("v", F.lit("b"))
+    write_partition(a, root=warehouse, table="features", key="snapshot_date", value="2024-01-01", run_id="r1")
+    write_partition(b, root=warehouse, table="features", key="snapshot_date", value="2024-01-08", run_id="r1")
+    a2 = spark.range(10, 12).withColumn("v", F.lit("a2"))
+    write_partition(a2, root=warehouse, table="features", key="snapshot_date", value="2024-01-01", run_id="r2")
+    got = {
+        (r.snapshot_date, r.v): r["count"]
+        for r in read_partitions(spark, root=warehouse, table="features", key="snapshot_date")
+        .groupBy("snapshot_date", "v")
+        .count()
+        .collect()
+    }
+    assert got == {("2024-01-01", "a2"): 2, ("2024-01-08", "b"): 5}
+    commits = committed(spark, root=warehouse, table="features", key="snapshot_date")
+    assert (commits["2024-01-01"].run_id, commits["2024-01-01"].row_count) == ("r2", 2)
+    # The superseded version is gone from disk.
+    assert not (Path(warehouse) / "features" / "snapshot_date=2024-01-01" / "run_id=r1").exists()
+
+
+def test_uncommitted_data_is_invisible(spark: SparkSession, warehouse: str) -> None:
+    write_partition(
+        spark.range(3), root=warehouse, table="features", key="snapshot_date", value="2024-01-01", run_id="r1"
+    )
+    # A crashed run leaves data without a marker.
+    spark.range(100).write.parquet(f"{warehouse}/features/snapshot_date=2024-01-01/run_id=r9")
+    spark.range(7).write.parquet(f"{warehouse}/features/snapshot_date=2024-02-01/run_id=r9")
+    df = read_partitions(spark, root=warehouse, table="features", key="snapshot_date")
+    assert df.count() == 3
+    with pytest.raises(MissingInputError):
+        read_partitions(spark, root=warehouse, table="features", key="snapshot_date", values=["2024-02-01"])
+
+
+def test_rows_of_another_partition_are_refused(spark: SparkSession, warehouse: str) -> None:
+    df = spark.createDataFrame([("x", "2024-01-01"), ("y", "2024-01-02")], "id string, snapshot_date string")
+    with pytest.raises(SegsparkError, match="other than 2024-01-01"):
+        write_partition(df, root=warehouse, table="features", key="snapshot_date", value="2024-01-01", run_id="r1")
+    assert committed(spark, root=warehouse, table="features", key="snapshot_date") == {}
