@@ -19,6 +19,7 @@ log = logging.getLogger("segspark")
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "validate": ("ingest a source through its mapping: orders/ and rejects/", commands.add_validate_args),
     "generate": ("write synthetic order lines with planted behaviour groups", commands.add_generate_args),
+    "features": ("compute point-in-time features as of a date: features/", commands.add_features_args),
     "run": ("the whole pipeline in order on the configured source", commands.add_run_args),
 }
 

@@ -110,11 +110,50 @@ def resolve_as_of(ctx: RunContext, cli_value: str | None) -> date | None:
     return parse_date(text, "--as-of") if text else None
 
 
+def do_features(ctx: RunContext, as_of: date | None) -> date:
+    """Compute and commit features; print the plan; return the as-of date used."""
+    from segspark.features.step import run_features
+
+    with step("features", ctx.summary) as info:
+        result = run_features(
+            ctx.spark, root=ctx.root, mapping=ctx.mapping, as_of=as_of,
+            axes_file=ctx.config.get("features.axes_file"), run_id=ctx.run_id,
+        )  # fmt: skip
+        info.update(
+            as_of=result.as_of.isoformat(),
+            axes=[a.name for a in result.plan.axes],
+            skipped_axes=result.plan.skipped,
+            dropped_features=result.plan.dropped,
+            rows=result.customers,
+        )
+    ctx.summary["as_of"] = result.as_of.isoformat()
+    print(f"features as of {result.as_of}: {result.customers:,} customers, {len(result.plan.columns)} features")
+    for axis in result.plan.axes:
+        print(f"  {axis.name:<26} {', '.join(axis.features)}")
+    for name, reason in result.plan.skipped.items():
+        print(f"  {name:<26} skipped: {reason}")
+    return result.as_of
+
+
+def _features(config: Config, args: argparse.Namespace) -> int:
+    ctx = make_context(config, args.source)
+    try:
+        as_of = do_features(ctx, resolve_as_of(ctx, args.as_of))
+    finally:
+        path = write_summary(ctx.root, ctx.run_id, ctx.summary)
+    print(f"features: {ctx.root}/features/snapshot_date={as_of}")
+    if path:
+        print(f"summary: {path}")
+    return 0
+
+
 def _run(config: Config, args: argparse.Namespace) -> int:
     ctx = make_context(config, args.source)
     print(f"segspark run {ctx.run_id}: source {ctx.mapping.name}, warehouse {ctx.root}")
     try:
         do_validate(ctx, args.input)
+        print()
+        do_features(ctx, resolve_as_of(ctx, args.as_of))
     finally:
         path = write_summary(ctx.root, ctx.run_id, ctx.summary)
     print("\nsteps:")
@@ -127,7 +166,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-HANDLERS = {"validate": _validate, "generate": _generate, "run": _run}
+HANDLERS = {"validate": _validate, "generate": _generate, "features": _features, "run": _run}
 
 
 def dispatch(command: str, config: Config, args: argparse.Namespace) -> int:

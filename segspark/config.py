@@ -8,6 +8,7 @@ instead of being silently ignored.
 from __future__ import annotations
 
 import copy
+from datetime import date
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -66,10 +67,11 @@ def _overlay(base: dict[str, Any], extra: Mapping[str, Any], origin: str, prefix
             _overlay(default, value, origin, prefix=f"{dotted}.")
             continue
         if default is None:
-            # Optional keys take a string (a date, a path) or stay null.
-            if value is not None and not isinstance(value, (str, int, float)):
+            # Optional keys take a string (a date, a path) or stay null; YAML's
+            # dates (and date-times, a date subclass) are kept as ISO text.
+            if value is not None and not isinstance(value, (str, int, float, date)):
                 raise ConfigError(f"'{dotted}' must be a scalar, got {type(value).__name__} (from {origin})")
-            base[key] = None if value is None else str(value)
+            base[key] = None if value is None else (value.isoformat() if isinstance(value, date) else str(value))
             continue
         if not _type_ok(default, value):
             raise ConfigError(

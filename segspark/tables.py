@@ -17,7 +17,9 @@ stores; on object stores they are left and ignored).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -77,10 +79,7 @@ def write_partition(df: DataFrame, *, root: str, table: str, key: str, value: st
     df.write.mode("overwrite").parquet(data_dir)
     written = spark.read.parquet(data_dir)
     commit = Commit(value, run_id, written.count(), schema_hash(written.schema), time.time_ns())
-    marker = spark.createDataFrame(
-        [(key, value, run_id, commit.row_count, commit.schema_hash, commit.committed_ns)], MARKER
-    )
-    marker.coalesce(1).write.mode("overwrite").json(_marker_dir(root, table, key, value, run_id))
+    _write_marker(spark, _marker_dir(root, table, key, value, run_id), key, commit)
     _drop_old_versions(root, table, key, value, keep=run_id)
     log.info(
         "committed %s/%s=%s: %d rows in %.1fs (run %s)",
@@ -98,6 +97,37 @@ def _marker_dir(root: str, table: str, key: str, value: str, run_id: str) -> str
     return "/".join([table_path(root, table), COMMITS, f"{key}={value}", f"run_id={run_id}"])
 
 
+def _write_marker(spark: SparkSession, marker_dir: str, key: str, commit: Commit) -> None:
+    row = {
+        "partition_key": key,
+        "partition_value": commit.partition_value,
+        "run_id": commit.run_id,
+        "row_count": commit.row_count,
+        "schema_hash": commit.schema_hash,
+        "committed_ns": commit.committed_ns,
+    }
+    if is_local(marker_dir):
+        # One small file, renamed into place: it exists whole or not at all.
+        path = local_path(marker_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        tmp = path / ".marker.json.tmp"
+        tmp.write_text(json.dumps(row))
+        os.replace(tmp, path / "marker.json")
+        return
+    spark.createDataFrame([tuple(row.values())], MARKER).coalesce(1).write.mode("overwrite").json(marker_dir)
+
+
+def _read_markers(spark: SparkSession, commits_dir: str) -> list[dict[str, object]]:
+    if is_local(commits_dir):
+        base = local_path(commits_dir)
+        return [json.loads(f.read_text()) for f in sorted(base.glob("*/run_id=*/marker.json"))] if base.is_dir() else []
+    try:
+        reader = spark.read.schema(MARKER).option("recursiveFileLookup", "true")
+        return [r.asDict() for r in reader.json(commits_dir).collect()]  # one row per partition version
+    except AnalysisException:
+        return []
+
+
 def _drop_old_versions(root: str, table: str, key: str, value: str, keep: str) -> None:
     if not is_local(root):
         return
@@ -113,22 +143,16 @@ def _drop_old_versions(root: str, table: str, key: str, value: str, keep: str) -
 def committed(spark: SparkSession, *, root: str, table: str, key: str) -> dict[str, Commit]:
     """Return the latest committed version of every partition of `table`, by value."""
     commits_dir = "/".join([table_path(root, table), COMMITS])
-    if is_local(root) and not local_path(commits_dir).is_dir():
-        return {}
-    try:
-        # Marker rows: one per committed partition version, never customer-sized.
-        rows = (
-            spark.read.schema(MARKER)
-            .option("recursiveFileLookup", "true")
-            .json(commits_dir)
-            .filter(F.col("partition_key") == key)
-            .collect()
-        )
-    except AnalysisException:
-        return {}
+    rows = [r for r in _read_markers(spark, commits_dir) if r["partition_key"] == key]
     latest: dict[str, Commit] = {}
     for row in rows:
-        c = Commit(row.partition_value, row.run_id, row.row_count, row.schema_hash, row.committed_ns)
+        c = Commit(
+            str(row["partition_value"]),
+            str(row["run_id"]),
+            int(row["row_count"]),  # type: ignore[call-overload]
+            str(row["schema_hash"]),
+            int(row["committed_ns"]),  # type: ignore[call-overload]
+        )
         prev = latest.get(c.partition_value)
         if prev is None or (c.committed_ns, c.run_id) > (prev.committed_ns, prev.run_id):
             latest[c.partition_value] = c

@@ -150,7 +150,7 @@ def canonicalise(
         ]
     checks += [
         (unit_price < 0, MALFORMED, "negative_price"),
-        (p["order_ts"] > F.lit(max_order_ts).cast("timestamp"), MALFORMED, "future_timestamp"),
+        (p["order_ts"] > F.to_timestamp(F.lit(max_order_ts.isoformat(sep=" "))), MALFORMED, "future_timestamp"),
         (p["customer_id"].isNull(), OUT_OF_SCOPE, "missing_customer_id"),
     ]
     if "product_id" in p:

@@ -1,0 +1,159 @@
+"""Plan which axes can run on a source, compute their features as of a date, and write them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from segspark.features import channel_features as ch
+from segspark.features import line_features as lf
+from segspark.features import order_features as of
+from segspark.features import product_features as pf
+from segspark.features.axes import KNOWN, AxisSpec
+from segspark.exc import MissingInputError
+from segspark.features.basis import Basis, build_basis
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Block:
+    """Features computed together from the same grouping."""
+
+    name: str
+    produces: tuple[str, ...]
+    compute: Callable[[Basis, Mapping[str, bool]], DataFrame]
+
+
+BLOCKS: tuple[Block, ...] = (
+    Block("orders", of.PRODUCES, lambda b, _: of.order_features(b)),
+    Block("seasonal", ("purchase_cadence__seasonal_concentration",), lambda b, _: of.seasonal_concentration(b)),
+    Block("lines", lf.PRODUCES, lambda b, _: lf.line_features(b)),
+    Block("products", pf.PRODUCT_PRODUCES, lambda b, _: pf.product_features(b)),
+    Block("categories", pf.CATEGORY_PRODUCES, lambda b, _: pf.category_features(b)),
+    Block("prices", pf.PRICE_PRODUCES, lambda b, i: pf.price_features(b, by_category=i["category"])),
+    Block("channels", ch.PRODUCES, lambda b, _: ch.channel_features(b)),
+)
+_PRODUCER = {col: block for block in BLOCKS for col in block.produces}
+# Every known feature has exactly one producer, except those whose input (tickets) is not supported yet.
+UNSUPPORTED_INPUTS = {"tickets": "no tickets table (support tickets are not ingested by this version)"}
+
+
+@dataclass
+class FeaturePlan:
+    """What will be computed: the runnable axes (features trimmed to what the data allows) and why others are not."""
+
+    axes: list[AxisSpec]
+    inputs: dict[str, bool] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    dropped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> list[str]:
+        """Feature columns in axis order."""
+        return [axis.column(f) for axis in self.axes for f in axis.features]
+
+
+def detect_inputs(lines: DataFrame) -> dict[str, bool]:
+    """Which optional inputs the lines before as_of actually carry (one aggregate pass)."""
+    row = lines.agg(
+        F.count(F.lit(1)).alias("orders"),
+        F.count("category").alias("category"),
+        F.count("discount_amount").alias("discount"),
+        F.count_if(F.col("is_return")).alias("returns"),
+        F.count("product_id").alias("product"),
+        F.count("channel").alias("channel"),
+    ).first()
+    found = {
+        k: bool(row[k]) if row is not None else False
+        for k in ("orders", "category", "discount", "returns", "product", "channel")
+    }
+    return {**found, "tickets": False}
+
+
+def _missing_reason(need: str) -> str:
+    return UNSUPPORTED_INPUTS.get(need, f"the source has no {need} data before as_of")
+
+
+def plan_axes(axes: Sequence[AxisSpec], inputs: Mapping[str, bool]) -> FeaturePlan:
+    """Keep enabled axes whose inputs exist; drop single features whose own inputs are missing."""
+    plan = FeaturePlan(axes=[], inputs=dict(inputs))
+    for axis in axes:
+        if not axis.enabled:
+            plan.skipped[axis.name] = "disabled in axes.yaml"
+            continue
+        missing = [n for n in axis.needs if not inputs.get(n, False)]
+        if missing:
+            plan.skipped[axis.name] = "; ".join(_missing_reason(n) for n in missing)
+            continue
+        kept = {}
+        for feature, transform in axis.features.items():
+            extra = [n for n in KNOWN[axis.name][feature] if not inputs.get(n, False)]
+            if extra:
+                plan.dropped[axis.column(feature)] = _missing_reason(extra[0])
+            else:
+                kept[feature] = transform
+        if not kept:
+            plan.skipped[axis.name] = "none of its features can be computed on this source"
+            continue
+        primary = axis.primary if axis.primary in kept else next(iter(kept))
+        plan.axes.append(AxisSpec(axis.name, axis.enabled, axis.marketing, axis.needs, primary, kept))
+    return plan
+
+
+def compute_features(
+    orders_table: DataFrame, axes: Sequence[AxisSpec], *, as_of: date, zone: str
+) -> tuple[DataFrame, FeaturePlan, Callable[[], None]]:
+    """Return (features, plan, release): one row per customer with an order before as_of.
+
+    `release` unpersists the cached intermediates once the result is written.
+    """
+    lines = build_basis(orders_table.select(*_LINE_COLUMNS), as_of=as_of, zone=zone).lines
+    lines = lines.persist(StorageLevel.MEMORY_AND_DISK)
+    basis = build_basis(lines, as_of=as_of, zone=zone)
+    plan = plan_axes(axes, detect_inputs(lines))
+    for name, reason in plan.skipped.items():
+        log.info("axis %s skipped: %s", name, reason)
+    for col, reason in plan.dropped.items():
+        log.info("feature %s dropped: %s", col, reason)
+    # Every block reads the orders; three read purchase lines with their order index.
+    orders = basis.orders.persist(StorageLevel.MEMORY_AND_DISK)
+    purchases = basis.purchases.persist(StorageLevel.MEMORY_AND_DISK)
+    basis = Basis(basis.as_of, basis.zone, basis.lines, purchases, orders)
+    wanted = plan.columns
+    result = orders.select("customer_id").distinct()
+    for block in BLOCKS:
+        cols = [c for c in block.produces if c in wanted]
+        if cols:
+            part = block.compute(basis, plan.inputs)
+            result = result.join(part.select("customer_id", *cols), "customer_id", how="left")
+    features = result.select("customer_id", *[F.col(c).cast("double").alias(c) for c in wanted])
+
+    def release() -> None:
+        purchases.unpersist()
+        orders.unpersist()
+        lines.unpersist()
+
+    return features, plan, release
+
+
+_LINE_COLUMNS = (
+    "customer_id", "order_id", "order_ts", "quantity", "unit_price", "line_amount",
+    "discount_amount", "product_id", "category", "channel", "is_return",
+)  # fmt: skip
+
+
+def default_as_of(orders_table: DataFrame) -> date:
+    """The day after the last valid order line (UTC): a demo on historical data then uses all of it."""
+    # The date is taken inside Spark (session zone UTC), never from a Python datetime.
+    row = orders_table.agg(F.max(F.to_date("order_ts")).alias("last")).first()
+    if row is None or row["last"] is None:
+        raise MissingInputError("the orders table has no lines")
+    last: date = row["last"]
+    return last + timedelta(days=1)
