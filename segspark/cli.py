@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "validate": ("ingest a source through its mapping: orders/ and rejects/", commands.add_validate_args),
     "generate": ("write synthetic order lines with planted behaviour groups", commands.add_generate_args),
     "features": ("compute point-in-time features as of a date: features/", commands.add_features_args),
+    "fit": ("fit per-axis scalers and KMeans on a features snapshot: models/", commands.add_fit_args),
     "run": ("the whole pipeline in order on the configured source", commands.add_run_args),
 }
 

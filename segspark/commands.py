@@ -49,6 +49,8 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     """Options of `segspark run`."""
     _source_arg(p)
     _as_of_arg(p)
+    p.add_argument("--previous-model", dest="previous_model",
+                   help="model whose identities to keep (default: the newest model in the warehouse)")  # fmt: skip
     p.add_argument("--input", help="read this path instead of the mapping's source.path")
 
 
@@ -135,6 +137,52 @@ def do_features(ctx: RunContext, as_of: date | None) -> date:
     return result.as_of
 
 
+def add_fit_args(p: argparse.ArgumentParser) -> None:
+    """Options of `segspark fit`."""
+    _source_arg(p)
+    _as_of_arg(p)
+    p.add_argument("--previous-model", dest="previous_model",
+                   help="model directory whose segment ids and names matched segments keep")  # fmt: skip
+
+
+def do_fit(ctx: RunContext, as_of: date, previous: str | None) -> str:
+    """Fit and save a model on the features of `as_of`; print per-axis results; return the model directory."""
+    from segspark.model.step import run_fit
+
+    skipped = ctx.summary.get("steps", {}).get("features", {}).get("skipped_axes")
+    with step("fit", ctx.summary) as info:
+        manifest, path = run_fit(
+            ctx.spark, root=ctx.root, mapping=ctx.mapping, as_of=as_of.isoformat(),
+            axes_file=ctx.config.get("features.axes_file"), cfg=ctx.config.section("fit"),
+            previous=previous, skipped=skipped,
+        )  # fmt: skip
+        info.update(model_version=manifest.model_version, model=path,
+                    k={a: m.k for a, m in manifest.axes.items()}, archetypes=len(manifest.archetypes))  # fmt: skip
+    print(f"model {manifest.model_version}: {len(manifest.axes)} axes, {len(manifest.archetypes)} observed archetypes")
+    for name, axis in manifest.axes.items():
+        sil = axis.silhouette_by_k[str(axis.k)]
+        flag = "  (weak: below min_silhouette)" if axis.warnings else ""
+        print(f"  {name:<26} k={axis.k} silhouette={sil:.3f}{flag}")
+        for sid, seg, size in zip(axis.segment_ids, axis.names, axis.sizes, strict=True):
+            print(f"      {sid:<34} {size:>8,}  {seg}")
+    return path
+
+
+def _fit(config: Config, args: argparse.Namespace) -> int:
+    ctx = make_context(config, args.source)
+    as_of = resolve_as_of(ctx, args.as_of)
+    if as_of is None:
+        raise ConfigError("fit needs --as-of (or run.as_of): the features snapshot to fit on")
+    try:
+        path = do_fit(ctx, as_of, args.previous_model)
+    finally:
+        summary = write_summary(ctx.root, ctx.run_id, ctx.summary)
+    print(f"model: {path}")
+    if summary:
+        print(f"summary: {summary}")
+    return 0
+
+
 def _features(config: Config, args: argparse.Namespace) -> int:
     ctx = make_context(config, args.source)
     try:
@@ -153,7 +201,9 @@ def _run(config: Config, args: argparse.Namespace) -> int:
     try:
         do_validate(ctx, args.input)
         print()
-        do_features(ctx, resolve_as_of(ctx, args.as_of))
+        as_of = do_features(ctx, resolve_as_of(ctx, args.as_of))
+        print()
+        do_fit(ctx, as_of, args.previous_model or latest_model(ctx.root))
     finally:
         path = write_summary(ctx.root, ctx.run_id, ctx.summary)
     print("\nsteps:")
@@ -166,7 +216,18 @@ def _run(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-HANDLERS = {"validate": _validate, "generate": _generate, "features": _features, "run": _run}
+def latest_model(root: str) -> str | None:
+    """The newest model directory under the warehouse, if any (so weekly runs keep segment ids)."""
+    from segspark.exc import MissingInputError
+    from segspark.model.manifest import load_manifest, model_dir
+
+    try:
+        return model_dir(root, load_manifest(root).model_version)
+    except MissingInputError:
+        return None
+
+
+HANDLERS = {"validate": _validate, "generate": _generate, "features": _features, "fit": _fit, "run": _run}
 
 
 def dispatch(command: str, config: Config, args: argparse.Namespace) -> int:

@@ -8,9 +8,9 @@ instead of being silently ignored.
 from __future__ import annotations
 
 import copy
-from datetime import date
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any

@@ -11,12 +11,12 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from segspark.exc import MissingInputError
 from segspark.features import channel_features as ch
 from segspark.features import line_features as lf
 from segspark.features import order_features as of
 from segspark.features import product_features as pf
 from segspark.features.axes import KNOWN, AxisSpec
-from segspark.exc import MissingInputError
 from segspark.features.basis import Basis, build_basis
 
 log = logging.getLogger(__name__)

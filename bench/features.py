@@ -1,0 +1,72 @@
+"""Feature engine timings (issue 3).
+
+1. All applicable axes on Online Retail II as of 2011-12-10, local[2] (target <= 30 s).
+2. time(20M lines) / time(5M lines) on generated data (target <= 4.6: linear + 15%).
+
+    .venv/bin/python bench/features.py [--skip-scale]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from pyspark.sql import functions as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, spark_local2, timed  # noqa: E402
+
+from segspark.features.axes import load_axes  # noqa: E402
+from segspark.features.engine import compute_features  # noqa: E402
+from segspark.generate import GenerateSpec, generate  # noqa: E402
+from segspark.ingest.validate import validate  # noqa: E402
+from segspark.mapping import load_mapping  # noqa: E402
+from segspark.paths import check_warehouse  # noqa: E402
+from segspark.tables import read_partitions  # noqa: E402
+
+
+def features_seconds(orders, as_of: date, zone: str, out: str) -> float:  # type: ignore[no-untyped-def]
+    """Compute and write all applicable axes; return the wall time."""
+
+    def run() -> None:
+        feats, _, release = compute_features(orders, load_axes(), as_of=as_of, zone=zone)
+        feats.write.mode("overwrite").parquet(out)
+        release()
+
+    return timed(f"  features as of {as_of}", run)[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--skip-scale", action="store_true")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    spark = spark_local2()
+    tmp = Path(tempfile.mkdtemp(prefix="segspark-bench-"))
+    root = check_warehouse(str(tmp / "wh"))
+    timed("ingest Online Retail II", lambda: validate(
+        spark, load_mapping("online_retail_ii"), root=root, run_id="bench", max_malformed_fraction=0.01))  # fmt: skip
+    orders = read_partitions(spark, root=root, table="orders", key="source").drop("source")
+    first = features_seconds(orders, date(2011, 12, 10), "Europe/London", str(tmp / "f1"))
+    second = features_seconds(orders, date(2011, 12, 10), "Europe/London", str(tmp / "f2"))
+    print(f"RESULT orii_features_first_s={first:.1f} orii_features_warm_s={second:.1f} (target <= 30)")
+    if args.skip_scale:
+        return 0
+    times = {}
+    for lines in (5_000_000, 20_000_000):
+        path = str(tmp / f"gen{lines}")
+        spec = GenerateSpec(customers=lines // 50, lines=lines, groups=4, seed=1, end=date(2024, 1, 1))
+        gen, _ = generate(spark, spec)
+        timed(f"generate {lines:,} lines", lambda gen=gen, path=path: gen.write.parquet(path))
+        data = spark.read.parquet(path).withColumn("is_return", F.col("quantity") < 0)
+        times[lines] = features_seconds(data, date(2024, 1, 1), "UTC", str(tmp / f"feat{lines}"))
+    ratio = times[20_000_000] / times[5_000_000]
+    print(f"RESULT features_5M_s={times[5_000_000]:.1f} features_20M_s={times[20_000_000]:.1f} ratio={ratio:.2f} (target <= 4.6)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""Fit a model on a features snapshot: every axis, its identities, names and archetypes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from segspark.features.axes import AxisSpec
+from segspark.model import identity, naming
+from segspark.model.assign import dominant_column
+from segspark.model.kmeans import AxisFit, KSearch, fit_axis
+from segspark.model.manifest import AxisModel, Manifest
+from segspark.model.transforms import inverse_transform, spark_transform
+
+log = logging.getLogger(__name__)
+
+
+def _population(
+    features: DataFrame, axes: Sequence[AxisSpec]
+) -> tuple[dict[str, dict[str, float]], dict[str, list[float]], str]:
+    """One pass: per column min / median / max and clip quantiles, plus a content fingerprint."""
+    aggs = [F.count(F.lit(1)).alias("_rows"), F.sum(F.xxhash64(*features.columns).cast("decimal(38,0)")).alias("_hash")]
+    clips: dict[str, tuple[float, float]] = {}
+    for axis in axes:
+        for feature, t in axis.features.items():
+            col = axis.column(feature)
+            aggs += [
+                F.min(col).alias(f"{col}|min"),
+                F.median(col).alias(f"{col}|median"),
+                F.max(col).alias(f"{col}|max"),
+            ]
+            if t.kind == "clip" and t.clip is not None:
+                clips[col] = t.clip
+                aggs.append(F.percentile(col, list(t.clip)).alias(f"{col}|clip"))
+    row = features.agg(*aggs).first()
+    assert row is not None
+    stats = {
+        col: {s: float(row[f"{col}|{s}"]) if row[f"{col}|{s}"] is not None else 0.0 for s in ("min", "median", "max")}
+        for axis in axes for col in map(axis.column, axis.features)
+    }  # fmt: skip
+    bounds = {col: [float(v) for v in (row[f"{col}|clip"] or [0.0, 0.0])] for col in clips}
+    return stats, bounds, f"{row['_rows']}:{row['_hash']}"
+
+
+def _transforms(axis: AxisSpec, bounds: Mapping[str, list[float]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for feature, t in axis.features.items():
+        if t.kind == "clip":
+            low, high = bounds[axis.column(feature)]
+            out[feature] = {"kind": "clip", "quantiles": list(t.clip or ()), "low": low, "high": high}
+        else:
+            out[feature] = {"kind": t.kind}
+    return out
+
+
+def _axis_model(
+    axis: AxisSpec,
+    fitted: AxisFit,
+    transforms: dict[str, dict[str, Any]],
+    stats: Mapping[str, Mapping[str, float]],
+    previous: AxisModel | None,
+    max_match: float,
+    min_silhouette: float,
+) -> AxisModel:
+    features = list(axis.features)
+    mean = np.asarray(fitted.scaler.mean.toArray(), dtype=float)
+    std = np.asarray(fitted.scaler.std.toArray(), dtype=float)
+    raw_centres = np.asarray([c for c in fitted.kmeans.clusterCenters()], dtype=float)
+    keep = [i for i, size in enumerate(fitted.sizes) if size > 0]  # an emptied cluster is no segment
+    centres, sizes = raw_centres[keep], [fitted.sizes[i] for i in keep]
+    transformed = centres * np.where(std > 0, std, 0.0) + mean
+    original = np.column_stack([inverse_transform(transformed[:, j], transforms[f]) for j, f in enumerate(features)])
+    primary = original[:, features.index(axis.primary)]
+    lineage: dict[str, Any] = {}
+    if (
+        previous is not None
+        and previous.features == features
+        and all(previous.transforms[f]["kind"] == transforms[f]["kind"] for f in features)
+    ):
+        # Compare in the previous model's scaled space.
+        prev_std = np.asarray(previous.scaler_scale)
+        in_prev = np.where(
+            prev_std > 0, (transformed - np.asarray(previous.scaler_mean)) / np.where(prev_std > 0, prev_std, 1), 0
+        )
+        found = identity.match(axis.name, in_prev, previous.centres(), previous.segment_ids, primary, max_match)
+        ids = found.ids
+        lineage = {k: v for k, v in asdict(found).items() if k != "ids"}
+    else:
+        ids = identity.first_ids(axis.name, primary)
+        if previous is not None:
+            lineage = {"note": "features or transforms changed; identities restarted"}
+    tiers = identity.tiers(primary)
+    names = naming.deterministic_names(axis.name, features, centres, tiers)
+    medians = [stats[axis.column(f)]["median"] for f in features]
+    if previous is not None and lineage.get("matched"):
+        # A matched segment keeps its name (and interpretation) from the previous model.
+        old = dict(zip(previous.segment_ids, zip(previous.names, previous.interpretations, strict=True), strict=True))
+        names = [old[i][0] if i in lineage["matched"] else n for i, n in zip(ids, names, strict=True)]
+    interpretations = [naming.interpretation(features, row, medians) for row in original]
+    if previous is not None and lineage.get("matched"):
+        old_i = dict(zip(previous.segment_ids, previous.interpretations, strict=True))
+        interpretations = [
+            old_i[i] if i in lineage["matched"] else t for i, t in zip(ids, interpretations, strict=True)
+        ]
+    warnings = []
+    best = fitted.silhouette_by_k[fitted.k]
+    if best < min_silhouette:
+        warnings.append(f"best silhouette {best:.3f} (k={fitted.k}) is below min_silhouette {min_silhouette}")
+        log.warning("axis %s: %s", axis.name, warnings[-1])
+    return AxisModel(
+        features=features,
+        columns=[axis.column(f) for f in features],
+        primary=axis.primary,
+        transforms=transforms,
+        impute={f: stats[axis.column(f)]["median"] for f in features},
+        scaler_mean=mean.tolist(),
+        scaler_scale=std.tolist(),
+        centers_scaled=centres.tolist(),
+        centers_original=original.tolist(),
+        segment_ids=ids,
+        tiers=tiers,
+        names=names,
+        interpretations=interpretations,
+        sizes=sizes,
+        silhouette_by_k={str(k): round(v, 6) for k, v in sorted(fitted.silhouette_by_k.items())},
+        k=len(ids),
+        population={f: dict(stats[axis.column(f)]) for f in features},
+        k_search_rows=fitted.search_rows,
+        warnings=warnings,
+        lineage=lineage,
+    )
+
+
+def archetype_id(key: str) -> str:
+    """A deterministic archetype id: the same combination gets the same id in every run and model."""
+    return "A" + hashlib.sha256(key.encode()).hexdigest()[:10]
+
+
+def archetype_key(axes: Sequence[str], segments: Sequence[str]) -> str:
+    """The combination of dominant segments as text, in archetype-axis order."""
+    return "|".join(segments) if segments else ""
+
+
+def observed_archetypes(
+    features: DataFrame, models: Mapping[str, AxisModel], axes: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Combinations of dominant segments over the archetype axes, with their counts (most common first)."""
+    if not axes:
+        return []
+    dominant = features.select(*[dominant_column(models[a]).alias(a) for a in axes])
+    rows = dominant.groupBy(*axes).count().collect()  # one row per observed combination
+    out = []
+    for r in rows:
+        segs = [r[a] for a in axes]
+        key = archetype_key(axes, segs)
+        out.append(
+            {
+                "archetype_id": archetype_id(key),
+                "key": key,
+                "segments": dict(zip(axes, segs, strict=True)),
+                "count": int(r["count"]),
+            }
+        )
+    return sorted(out, key=lambda a: (-a["count"], a["key"]))
+
+
+def fit_model(
+    features: DataFrame,
+    axes: Sequence[AxisSpec],
+    *,
+    as_of: str,
+    source: str,
+    cfg: Mapping[str, Any],
+    previous: Manifest | None = None,
+    skipped: Mapping[str, str] | None = None,
+) -> tuple[Manifest, dict[str, AxisFit]]:
+    """Fit every axis whose columns are in `features`; return the manifest and the MLlib fits."""
+    present = set(features.columns)
+    runnable = []
+    skipped_axes = dict(skipped or {})
+    for axis in axes:
+        if not axis.enabled:
+            continue
+        kept = {f: t for f, t in axis.features.items() if axis.column(f) in present}
+        if not kept:
+            skipped_axes.setdefault(axis.name, "no feature columns in the features table")
+            continue
+        primary = axis.primary if axis.primary in kept else next(iter(kept))
+        runnable.append(AxisSpec(axis.name, True, axis.marketing, axis.needs, primary, kept))
+    stats, bounds, fingerprint = _population(features, runnable)
+    total = int(fingerprint.split(":")[0])
+    search = KSearch(int(cfg["k_min"]), int(cfg["k_max"]), int(cfg["seed"]), int(cfg["max_iter"]), float(cfg["tol"]),
+                     int(cfg["k_search_sample_size"]))  # fmt: skip
+    transforms = {axis.name: _transforms(axis, bounds) for axis in runnable}
+
+    partitions = min(int(cfg["partitions"]), max(1, -(-total // int(cfg["rows_per_partition"]))))
+
+    def prepared(axis: AxisSpec) -> DataFrame:
+        cols = [
+            spark_transform(F.col(axis.column(f)), transforms[axis.name][f], stats[axis.column(f)]["median"]).alias(
+                axis.column(f)
+            )
+            for f in axis.features
+        ]
+        # Same data, same order, same partitions: KMeans then gives the same centres.
+        return (
+            features.select("customer_id", *cols)
+            .repartition(partitions, "customer_id")
+            .sortWithinPartitions("customer_id")
+        )
+
+    def run(axis: AxisSpec) -> tuple[str, AxisFit]:
+        log.info("fitting axis %s (%d features, k=%d..%d)", axis.name, len(axis.features), search.k_min, search.k_max)
+        fitted = fit_axis(prepared(axis), [axis.column(f) for f in axis.features], total, search)
+        log.info("axis %s: k=%d, silhouette by k %s", axis.name, fitted.k,
+                 {k: round(v, 3) for k, v in fitted.silhouette_by_k.items()})  # fmt: skip
+        return axis.name, fitted
+
+    with ThreadPoolExecutor(max_workers=max(1, int(cfg["parallelism"]))) as pool:
+        fits = dict(pool.map(run, runnable))
+    models = {
+        axis.name: _axis_model(
+            axis, fits[axis.name], transforms[axis.name], stats,
+            previous.axes.get(axis.name) if previous else None,
+            float(cfg["max_match_distance"]), float(cfg["min_silhouette"]),
+        )
+        for axis in runnable
+    }  # fmt: skip
+    wanted = list(cfg.get("archetype_axes") or [])
+    arche_axes = [a for a in wanted if a in models] if wanted else [a.name for a in runnable if a.marketing]
+    keys = ("k_min", "k_max", "seed", "max_iter", "tol", "k_search_sample_size", "partitions", "rows_per_partition")
+    settings = {**{k: cfg[k] for k in keys}, "fit_partitions": partitions}
+    digest = hashlib.sha256(
+        json.dumps([fingerprint, settings, [asdict(a) for a in runnable]], sort_keys=True, default=str).encode()
+    ).hexdigest()[:8]
+    manifest = Manifest(
+        model_version=f"m{as_of.replace('-', '')}-{digest}",
+        as_of=as_of,
+        source=source,
+        input_fingerprint=fingerprint,
+        axes=models,
+        archetype_axes=arche_axes,
+        archetypes=observed_archetypes(features, models, arche_axes),
+        skipped_axes=skipped_axes,
+        previous_model=previous.model_version if previous else None,
+        fit_config=settings,
+    )
+    return manifest, fits

@@ -1,0 +1,107 @@
+"""Per-axis fitting with Spark MLlib: scaler, KMeans for each k, silhouette, best k."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pyspark import StorageLevel
+from pyspark.ml.clustering import KMeans, KMeansModel
+from pyspark.ml.evaluation import ClusteringEvaluator
+from pyspark.ml.feature import StandardScaler, StandardScalerModel, VectorAssembler
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from segspark.exc import SegsparkError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_BUCKETS = 1_000_000
+
+
+@dataclass(frozen=True)
+class KSearch:
+    """Settings of the k search."""
+
+    k_min: int
+    k_max: int
+    seed: int
+    max_iter: int
+    tol: float
+    sample_size: int
+
+
+@dataclass
+class AxisFit:
+    """What MLlib produced for one axis."""
+
+    scaler: StandardScalerModel
+    kmeans: KMeansModel
+    silhouette_by_k: dict[int, float]
+    k: int
+    search_rows: int
+    sizes: list[int]
+
+
+def deterministic_sample(df: DataFrame, rows: int, total: int) -> DataFrame:
+    """About `rows` rows chosen by a hash of customer_id: the same customers whatever the partitioning."""
+    if total <= rows:
+        return df
+    keep = int(SAMPLE_BUCKETS * rows / total)
+    bucket = F.pmod(F.xxhash64("customer_id"), F.lit(SAMPLE_BUCKETS))
+    return df.filter(bucket < keep)
+
+
+def fit_axis(prepared: DataFrame, columns: list[str], total: int, search: KSearch) -> AxisFit:
+    """Scale the (imputed, transformed) columns and choose k by silhouette; ties go to the smaller k.
+
+    `prepared` holds customer_id and the transformed feature columns, already
+    in a deterministic order. The search input is cached: every k's fit and
+    silhouette reads it, and recomputing its sort costs more than MLlib's own
+    copy saves.
+    """
+    assembled = VectorAssembler(inputCols=columns, outputCol="raw").transform(prepared)
+    scaler = StandardScaler(inputCol="raw", outputCol="features", withMean=True, withStd=True).fit(assembled)
+    scaled = scaler.transform(assembled).select("customer_id", "features")
+    sampled = total > search.sample_size
+    sample = deterministic_sample(scaled, search.sample_size, total).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        search_rows = sample.count()
+        scores, models = _search(sample, search_rows, search)
+    finally:
+        sample.unpersist()
+    best = max(scores, key=lambda k: (round(scores[k], 9), -k))
+    chosen = models[best]
+    if sampled:
+        chosen = _kmeans(best, search).fit(scaled)
+    return AxisFit(scaler, chosen, scores, best, search_rows, [int(s) for s in chosen.summary.clusterSizes])
+
+
+def _kmeans(k: int, search: KSearch) -> KMeans:
+    return KMeans(k=k, seed=search.seed, maxIter=search.max_iter, tol=search.tol, featuresCol="features")
+
+
+def _search(sample: DataFrame, rows: int, search: KSearch) -> tuple[dict[int, float], dict[int, KMeansModel]]:
+    """Fit every k on the sample and score it; skip ks that yield fewer non-empty clusters than asked."""
+    evaluator = ClusteringEvaluator(
+        featuresCol="features", predictionCol="prediction", distanceMeasure="squaredEuclidean"
+    )
+    scores: dict[int, float] = {}
+    models: dict[int, KMeansModel] = {}
+    for k in range(search.k_min, search.k_max + 1):
+        if k > rows:
+            break
+        model = _kmeans(k, search).fit(sample)
+        produced = len([s for s in model.summary.clusterSizes if s > 0])
+        if produced < 2:
+            log.info("k=%d produced %d non-empty cluster(s); no silhouette", k, produced)
+            continue
+        if produced < k:
+            # KMeans found fewer distinct groups than asked: this k adds nothing over a smaller one.
+            log.info("k=%d produced only %d non-empty clusters; skipped", k, produced)
+            continue
+        scores[k] = float(evaluator.evaluate(model.transform(sample)))
+        models[k] = model
+    if not scores:
+        raise SegsparkError("no k produced two or more distinct clusters (too few distinct customers?)")
+    return scores, models

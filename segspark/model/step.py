@@ -1,0 +1,45 @@
+"""The fit step: committed features of one date -> models/<version>/."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from segspark.features.axes import load_axes
+from segspark.mapping import SourceMapping
+from segspark.model.fit import fit_model
+from segspark.model.manifest import Manifest, load_manifest, model_dir, save_manifest
+from segspark.tables import read_partitions
+
+log = logging.getLogger(__name__)
+
+
+def run_fit(
+    spark: SparkSession,
+    *,
+    root: str,
+    mapping: SourceMapping,
+    as_of: str,
+    axes_file: str | None,
+    cfg: Mapping[str, Any],
+    previous: str | None = None,
+    skipped: Mapping[str, str] | None = None,
+) -> tuple[Manifest, str]:
+    """Fit on features/snapshot_date=as_of, save the model, return (manifest, its directory)."""
+    features = read_partitions(spark, root=root, table="features", key="snapshot_date", values=[as_of]).drop(
+        "snapshot_date"
+    )
+    prev = load_manifest(previous) if previous else None
+    manifest, fits = fit_model(
+        features, load_axes(axes_file), as_of=as_of, source=mapping.name, cfg=cfg, previous=prev, skipped=skipped
+    )
+    if cfg.get("save_mllib", True):
+        base = model_dir(root, manifest.model_version)
+        for axis, fitted in fits.items():
+            fitted.scaler.write().overwrite().save(f"{base}/mllib/{axis}/scaler")
+            fitted.kmeans.write().overwrite().save(f"{base}/mllib/{axis}/kmeans")
+    path = save_manifest(root, manifest)  # last: the manifest makes the directory a model
+    return manifest, path

@@ -1,0 +1,158 @@
+"""Fitting on planted groups: k recovered, deterministic, identities stable across refits, save/load."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from segspark.config import load_config
+from segspark.model.assign import dominant_column
+from segspark.model.fit import fit_model
+from segspark.model.manifest import Manifest, load_manifest, save_manifest
+from tests.conftest import REPO
+from tests.planted import AXIS, COLUMNS, planted
+
+
+def cfg(**overrides: Any) -> dict[str, Any]:
+    base = dict(load_config().section("fit"))
+    return {**base, "parallelism": 1, **overrides}
+
+
+def fit(df: DataFrame, **kw: Any) -> Manifest:
+    previous = kw.pop("previous", None)
+    manifest, _ = fit_model(df.drop("group"), [AXIS], as_of="2024-01-01", source="t", cfg=cfg(**kw), previous=previous)
+    return manifest
+
+
+def dominant(df: DataFrame, m: Manifest) -> dict[str, str]:
+    rows = df.select("customer_id", dominant_column(m.axes[AXIS.name]).alias("d")).collect()
+    return {r.customer_id: r.d for r in rows}
+
+
+def agreement(df: DataFrame, m: Manifest) -> float:
+    """Share of customers whose segment's majority planted group is their own."""
+    truth = {r.customer_id: r.group for r in df.select("customer_id", "group").collect()}
+    seg = dominant(df, m)
+    majority = {s: Counter(truth[c] for c in truth if seg[c] == s).most_common(1)[0][0] for s in set(seg.values())}
+    return sum(majority[seg[c]] == truth[c] for c in truth) / len(truth)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 5, 6])
+def test_planted_k_is_recovered(spark: SparkSession, k: int) -> None:
+    df = planted(spark, k)
+    m = fit(df)
+    ax = m.axes[AXIS.name]
+    assert ax.k == k, ax.silhouette_by_k
+    assert agreement(df, m) >= 0.95
+    assert sorted(ax.tiers) == list(range(1, k + 1))
+    assert sum(ax.sizes) == df.count()
+
+
+@pytest.fixture(scope="module")
+def three(spark: SparkSession) -> tuple[DataFrame, Manifest]:
+    df = planted(spark, 3, per_group=80, seed=5)
+    return df, fit(df)
+
+
+def test_fit_twice_gives_identical_centres(spark: SparkSession, three: tuple[DataFrame, Manifest]) -> None:
+    df, m1 = three
+    m2 = fit(df)
+    assert m2.axes[AXIS.name].centers_scaled == m1.axes[AXIS.name].centers_scaled
+    assert m2.model_version == m1.model_version
+    assert m2.archetypes == m1.archetypes
+
+
+def test_partition_counts_agree(spark: SparkSession, three: tuple[DataFrame, Manifest]) -> None:
+    df, _ = three
+    results = [dominant(df, fit(df, partitions=p, rows_per_partition=1)) for p in (1, 2, 8)]
+    for other in results[1:]:
+        same = sum(results[0][c] == other[c] for c in results[0]) / len(results[0])
+        assert same >= 0.99
+
+
+def test_refit_with_another_seed_keeps_ids(spark: SparkSession, three: tuple[DataFrame, Manifest]) -> None:
+    df, m1 = three
+    m2 = fit(df, seed=7, previous=m1)
+    before, after = dominant(df, m1), dominant(df, m2)
+    assert sum(before[c] == after[c] for c in before) / len(before) >= 0.99
+    assert m2.axes[AXIS.name].lineage["births"] == []
+    a1, a2 = m1.axes[AXIS.name], m2.axes[AXIS.name]
+    assert dict(zip(a2.segment_ids, a2.names, strict=True)) == dict(zip(a1.segment_ids, a1.names, strict=True))
+
+
+def test_new_group_adds_exactly_one_segment(spark: SparkSession, three: tuple[DataFrame, Manifest]) -> None:
+    df, m1 = three
+    newcomers = planted(spark, 4, per_group=80, seed=9).filter(F.col("group") == 3)
+    grown = df.unionByName(newcomers.withColumn("customer_id", F.concat(F.lit("N"), "customer_id")))
+    m2 = fit(grown, previous=m1)
+    old_ids, new_ids = set(m1.axes[AXIS.name].segment_ids), set(m2.axes[AXIS.name].segment_ids)
+    assert old_ids < new_ids and len(new_ids - old_ids) == 1
+    assert m2.axes[AXIS.name].lineage["births"] == sorted(new_ids - old_ids)
+    # Customers of the old groups keep their segment id.
+    before, after = dominant(df, m1), dominant(df, m2)
+    assert sum(before[c] == after[c] for c in before) / len(before) >= 0.99
+
+
+def test_archetypes_registry(three: tuple[DataFrame, Manifest]) -> None:
+    _, m = three
+    assert m.archetype_axes == [AXIS.name]
+    assert sum(a["count"] for a in m.archetypes) == 240
+    assert {a["key"] for a in m.archetypes} == set(m.axes[AXIS.name].segment_ids)
+
+
+def test_save_load_in_fresh_process_scores_identically(
+    spark: SparkSession, three: tuple[DataFrame, Manifest], tmp_path: Path
+) -> None:
+    df, m = three
+    root = str(tmp_path)
+    path = save_manifest(root, m)
+    rows = df.orderBy("customer_id").select("customer_id", *COLUMNS).collect()
+    raw = [[r[c] for c in COLUMNS] for r in rows]
+    (tmp_path / "raw.json").write_text(json.dumps(raw))
+    script = textwrap.dedent(
+        """
+        import json, sys
+        import numpy as np
+        from segspark.model.assign import dominant
+        from segspark.model.manifest import load_manifest
+        m = load_manifest(sys.argv[1])
+        raw = np.array(json.load(open(sys.argv[2])), dtype=float)
+        print(json.dumps(dominant(m.axes["purchase_frequency"], raw)))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script, path, str(tmp_path / "raw.json")],
+                          capture_output=True, text=True, cwd=REPO, timeout=120, check=True)  # fmt: skip
+    fresh = json.loads(done.stdout)
+    in_spark = dominant(df, m)
+    assert fresh == [in_spark[r.customer_id] for r in rows]
+    assert load_manifest(root) == m
+
+
+def test_scaler_matches_population_statistics(three: tuple[DataFrame, Manifest]) -> None:
+    df, m = three
+    ax = m.axes[AXIS.name]
+    values = np.array(df.select(*COLUMNS).collect(), dtype=float)
+    np.testing.assert_allclose(ax.scaler_mean, values.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(ax.scaler_scale, values.std(axis=0, ddof=1), rtol=1e-9)  # Spark: sample std
+    # Centres in original units are the scaled centres mapped back (transform "none").
+    np.testing.assert_allclose(
+        ax.centers_original, np.asarray(ax.centers_scaled) * ax.scaler_scale + ax.scaler_mean, rtol=1e-9
+    )
+
+
+def test_missing_values_are_imputed_with_the_median(spark: SparkSession) -> None:
+    df = planted(spark, 2, per_group=30, seed=3)
+    holed = df.withColumn(COLUMNS[1], F.when(F.col("customer_id") == "K00000", None).otherwise(F.col(COLUMNS[1])))
+    m = fit(holed)
+    median = float(np.median(np.array(holed.select(COLUMNS[1]).dropna().collect(), dtype=float)))
+    assert m.axes[AXIS.name].impute["avg_days_between_orders"] == pytest.approx(median)

@@ -1,0 +1,80 @@
+"""The numpy parts of fitting: identity matching, tiers, names, transforms, manifest checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segspark.exc import SegsparkError
+from segspark.model import identity, naming
+from segspark.model.transforms import inverse_transform, numpy_transform, scale
+
+OLD = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]])
+OLD_IDS = ["ax/s1", "ax/s2", "ax/s3"]
+
+
+def test_match_keeps_ids_of_permuted_centres() -> None:
+    new = OLD[[2, 0, 1]] + 0.1
+    found = identity.match("ax", new, OLD, OLD_IDS, new_primary=new[:, 0], max_distance=1.0)
+    assert found.ids == ["ax/s3", "ax/s1", "ax/s2"]
+    assert not found.births and not found.retired
+
+
+def test_new_centre_is_a_birth_and_a_split() -> None:
+    new = np.vstack([OLD, [[5.0, 1.4]]])  # a second centre near ax/s2
+    found = identity.match("ax", new, OLD, OLD_IDS, new_primary=new[:, 0], max_distance=1.0)
+    assert found.ids[:3] == OLD_IDS
+    assert found.births == ["ax/s4"]
+    assert found.splits == {"ax/s2": ["ax/s4"]}
+
+
+def test_lost_centre_is_retired_and_merged() -> None:
+    new = np.array([[0.0, 0.0], [2.5, 2.4]])  # s2 (3.47 away) and s3 (3.61 away) collapse into one
+    found = identity.match("ax", new, OLD, OLD_IDS, new_primary=new[:, 0], max_distance=4.0)
+    assert found.ids == ["ax/s1", "ax/s2"]
+    assert found.retired == ["ax/s3"]
+    assert found.merges == {"ax/s2": ["ax/s3"]}
+
+
+def test_far_centres_do_not_match() -> None:
+    found = identity.match("ax", OLD + 10.0, OLD, OLD_IDS, new_primary=(OLD + 10)[:, 0], max_distance=1.0)
+    assert found.births == ["ax/s4", "ax/s5", "ax/s6"]
+    assert found.retired == OLD_IDS
+
+
+def test_tiers_and_first_ids_follow_the_primary_feature() -> None:
+    primary = np.array([3.0, 1.0, 2.0])
+    assert identity.tiers(primary) == [3, 1, 2]
+    assert identity.first_ids("f", primary) == ["f/s3", "f/s1", "f/s2"]
+
+
+def test_deterministic_names_are_unique_and_legal() -> None:
+    z = np.array([[2.0, 0.1], [2.1, 0.2], [-1.0, -3.0], [0.1, 0.2]])
+    names = naming.deterministic_names("purchase_frequency", ["orders_per_month", "gap_days"], z, [3, 4, 1, 2])
+    assert names[0] == "high_orders_per_month_tier3" and names[1] == "high_orders_per_month_tier4"
+    assert names[2] == "low_gap_days_low_orders_per_month"
+    assert names[3] == "typical_purchase_frequency"
+    assert len(set(names)) == 4
+    assert all(len(n) <= 40 and n.replace("_", "").isalnum() for n in names)
+
+
+def test_transforms_and_inverse() -> None:
+    x = np.array([np.nan, 0.0, 9.0, -4.0])
+    assert numpy_transform(x, {"kind": "log1p"}, impute=1.0).tolist() == pytest.approx(
+        np.log1p([1.0, 0, 9, 0]).tolist()
+    )
+    signed = numpy_transform(x, {"kind": "signed_log1p"}, impute=0.0)
+    assert inverse_transform(signed, {"kind": "signed_log1p"}).tolist() == pytest.approx([0.0, 0.0, 9.0, -4.0])
+    assert numpy_transform(x, {"kind": "clip", "low": -1.0, "high": 5.0}, impute=2.0).tolist() == [2.0, 0.0, 5.0, -1.0]
+    assert scale(np.array([[1.0, 7.0]]), np.array([0.0, 7.0]), np.array([2.0, 0.0])).tolist() == [[0.5, 0.0]]
+
+
+def test_check_columns_names_the_missing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from segspark.model.manifest import AxisModel, Manifest
+
+    ax = AxisModel(["a"], ["x__a"], "a", {"a": {"kind": "none"}}, {"a": 0.0}, [0.0], [1.0], [[0.0]], [[0.0]],
+                   ["x/s1"], [1], ["n"], ["i"], [1], {"2": 0.5}, 1, {})  # fmt: skip
+    m = Manifest("m1", "2024-01-01", "src", "fp", {"x": ax}, ["x"], [])
+    with pytest.raises(SegsparkError, match=r"missing column\(s\) \['x__a'\]"):
+        m.check_columns(["customer_id", "x__b"])
+    assert Manifest.from_dict(__import__("json").loads(m.to_json())) == m
