@@ -50,7 +50,7 @@ def write_summary(root: str, run_id: str, summary: dict[str, Any]) -> str | None
     path = local_path(table_path(root, "runs", run_id)) / "summary.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(summary, indent=2, default=str, sort_keys=True))
+    tmp.write_text(json.dumps(summary, indent=2, default=str))
     tmp.replace(path)
     return str(path)
 

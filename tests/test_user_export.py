@@ -1,14 +1,18 @@
-"""A user's own CSV export, brought in through a new mapping file only."""
+"""A user's own CSV export, brought in and segmented through a new mapping file only."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from segspark.cli import main
 from segspark.ingest.validate import validate
 from segspark.mapping import load_mapping
+from segspark.model.manifest import load_manifest
 from segspark.tables import read_partitions
 from tests.conftest import FIXTURES
 
@@ -16,14 +20,9 @@ from tests.conftest import FIXTURES
 def test_shop_export_ingests(spark: SparkSession, warehouse: str) -> None:
     mapping = load_mapping(str(FIXTURES / "shop_export.yaml"))
     report = validate(
-        spark,
-        mapping,
-        root=warehouse,
-        run_id="r",
-        max_malformed_fraction=0.01,
-        path=str(FIXTURES / "shop_export.csv"),
-        max_order_ts=datetime(2030, 1, 1),
-    )
+        spark, mapping, root=warehouse, run_id="r", max_malformed_fraction=0.01,
+        path=str(FIXTURES / "shop_export.csv"), max_order_ts=datetime(2030, 1, 1),
+    )  # fmt: skip
     assert (report.rows_read, report.valid, report.customers, report.return_lines) == (8, 8, 3, 1)
     orders = read_partitions(spark, root=warehouse, table="orders", key="source")
     line = orders.filter((F.col("order_id") == "T100") & (F.col("product_id") == "A-2")).first()
@@ -41,3 +40,28 @@ def test_shop_export_ingests(spark: SparkSession, warehouse: str) -> None:
     assert storno is not None
     # The flag column marks the return; its quantity and amount become negative.
     assert (storno.is_return, storno.quantity, storno.line_amount) == (True, -1.0, -8.0)
+
+
+def test_shop_export_is_segmented_by_segspark_run(spark: SparkSession, tmp_path: Path) -> None:
+    root = tmp_path / "wh"
+    code = main(
+        [
+            "run", "--source", str(FIXTURES / "shop_export.yaml"), "--as-of", "2023-06-01",
+            "--set", f"warehouse.root={root}", "--set", "ingest.max_order_ts=2030-01-01",
+            "--set", "fit.save_mllib=false",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    features = read_partitions(spark, root=str(root), table="features", key="snapshot_date", values=["2023-06-01"])
+    assert sorted(r.customer_id for r in features.select("customer_id").collect()) == ["K-001", "K-002", "K-003"]
+    # The source has categories, discounts, channels and a return: those axes run.
+    assert "category_exploration__unique_categories" in features.columns
+    assert "price_sensitivity__discount_usage_rate" in features.columns
+    assert "return_behavior__return_rate" in features.columns
+    model = load_manifest(str(root))
+    assert model.source == "shop_export"
+    assert {"purchase_frequency", "category_exploration", "price_sensitivity"} <= set(model.axes)
+    for axis in model.axes.values():
+        assert sum(axis.sizes) == 3
+    summary = json.loads(next((root / "runs").glob("*/summary.json")).read_text())
+    assert list(summary["steps"]) == ["validate", "features", "fit"]

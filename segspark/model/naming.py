@@ -25,6 +25,9 @@ def deterministic_names(axis: str, features: Sequence[str], z: np.ndarray, tiers
     for row in z:
         order = np.argsort(-np.abs(row), kind="stable")
         parts = [f"{'high' if row[i] > 0 else 'low'}_{features[i]}" for i in order[:2] if abs(row[i]) >= TYPICAL_Z]
+        # Keep whole words: drop the second trait rather than cut one in half.
+        while len(parts) > 1 and len("_".join(parts)) > MAX_LEN:
+            parts.pop()
         name = _slug("_".join(parts)) if parts else f"typical_{_slug(axis)}"
         names.append(name[:MAX_LEN].rstrip("_"))
     seen: dict[str, int] = {}
