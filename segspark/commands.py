@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from datetime import date
 
 from segspark.config import Config
@@ -12,6 +13,20 @@ from segspark.exc import ConfigError
 from segspark.runlog import step, write_summary
 
 log = logging.getLogger("segspark")
+
+
+def _single_step(config: Config, source: str | None, action: Callable[[RunContext], list[str]]) -> int:
+    """Run one step in its own context, always write the run summary, then print where outputs are."""
+    ctx = make_context(config, source)
+    try:
+        outputs = action(ctx)
+    finally:
+        summary = write_summary(ctx.root, ctx.run_id, ctx.summary)
+    for line in outputs:
+        print(line)
+    if summary:
+        print(f"summary: {summary}")
+    return 0
 
 
 def _source_arg(p: argparse.ArgumentParser) -> None:
@@ -78,16 +93,12 @@ def do_validate(ctx: RunContext, input_path: str | None = None) -> dict[str, obj
 
 
 def _validate(config: Config, args: argparse.Namespace) -> int:
-    ctx = make_context(config, args.source)
-    try:
+    def action(ctx: RunContext) -> list[str]:
         do_validate(ctx, args.input)
-    finally:
-        path = write_summary(ctx.root, ctx.run_id, ctx.summary)
-    print(f"orders:  {ctx.root}/orders/source={ctx.mapping.name}")
-    print(f"rejects: {ctx.root}/rejects/source={ctx.mapping.name}")
-    if path:
-        print(f"summary: {path}")
-    return 0
+        return [f"orders:  {ctx.root}/orders/source={ctx.mapping.name}",
+                f"rejects: {ctx.root}/rejects/source={ctx.mapping.name}"]  # fmt: skip
+
+    return _single_step(config, args.source, action)
 
 
 def _generate(config: Config, args: argparse.Namespace) -> int:
@@ -169,30 +180,21 @@ def do_fit(ctx: RunContext, as_of: date, previous: str | None) -> str:
 
 
 def _fit(config: Config, args: argparse.Namespace) -> int:
-    ctx = make_context(config, args.source)
-    as_of = resolve_as_of(ctx, args.as_of)
-    if as_of is None:
-        raise ConfigError("fit needs --as-of (or run.as_of): the features snapshot to fit on")
-    try:
-        path = do_fit(ctx, as_of, args.previous_model)
-    finally:
-        summary = write_summary(ctx.root, ctx.run_id, ctx.summary)
-    print(f"model: {path}")
-    if summary:
-        print(f"summary: {summary}")
-    return 0
+    def action(ctx: RunContext) -> list[str]:
+        as_of = resolve_as_of(ctx, args.as_of)
+        if as_of is None:
+            raise ConfigError("fit needs --as-of (or run.as_of): the features snapshot to fit on")
+        return [f"model: {do_fit(ctx, as_of, args.previous_model)}"]
+
+    return _single_step(config, args.source, action)
 
 
 def _features(config: Config, args: argparse.Namespace) -> int:
-    ctx = make_context(config, args.source)
-    try:
+    def action(ctx: RunContext) -> list[str]:
         as_of = do_features(ctx, resolve_as_of(ctx, args.as_of))
-    finally:
-        path = write_summary(ctx.root, ctx.run_id, ctx.summary)
-    print(f"features: {ctx.root}/features/snapshot_date={as_of}")
-    if path:
-        print(f"summary: {path}")
-    return 0
+        return [f"features: {ctx.root}/features/snapshot_date={as_of}"]
+
+    return _single_step(config, args.source, action)
 
 
 def _run(config: Config, args: argparse.Namespace) -> int:
