@@ -1,0 +1,66 @@
+"""Fit timings (issue 4).
+
+1. All applicable axes of Online Retail II as of 2011-12-10, local[2] (target <= 60 s).
+2. fit time at 1M customers / fit time at 100k customers on generated features
+   (target <= 3: the k search runs on a sample of fit.k_search_sample_size).
+
+    .venv/bin/python bench/fit.py [--skip-scale]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from _common import machine, spark_local2, timed
+
+from segspark.config import load_config
+from segspark.features.axes import load_axes
+from segspark.features.engine import compute_features
+from segspark.ingest.validate import validate
+from segspark.mapping import load_mapping
+from segspark.model.fit import fit_model
+from segspark.paths import check_warehouse
+from segspark.tables import read_partitions
+from tests.planted import AXIS, planted
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--skip-scale", action="store_true")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    spark = spark_local2()
+    cfg = dict(load_config().section("fit"))
+    tmp = Path(tempfile.mkdtemp(prefix="segspark-bench-"))
+    root = check_warehouse(str(tmp / "wh"))
+    validate(spark, load_mapping("online_retail_ii"), root=root, run_id="b", max_malformed_fraction=0.01)
+    orders = read_partitions(spark, root=root, table="orders", key="source").drop("source")
+    feats, _, release = compute_features(orders, load_axes(), as_of=date(2011, 12, 10), zone="Europe/London")
+    feats.write.parquet(str(tmp / "features"))
+    release()
+    features = spark.read.parquet(str(tmp / "features"))
+    _, seconds = timed("fit Online Retail II", lambda: fit_model(
+        features, load_axes(), as_of="2011-12-10", source="orii", cfg=cfg))  # fmt: skip
+    print(f"RESULT orii_fit_s={seconds:.1f} (target <= 60)")
+    if args.skip_scale:
+        return 0
+    times = {}
+    for customers in (100_000, 1_000_000):
+        path = str(tmp / f"planted{customers}")
+        planted(spark, 4, per_group=customers // 4, seed=3).drop("group").write.parquet(path)
+        data = spark.read.parquet(path)
+        times[customers] = timed(f"fit {customers:,} customers", lambda data=data: fit_model(
+            data, [AXIS], as_of="2024-01-01", source="planted", cfg=cfg))[1]  # fmt: skip
+    ratio = times[1_000_000] / times[100_000]
+    print(f"RESULT fit_100k_s={times[100_000]:.1f} fit_1M_s={times[1_000_000]:.1f} ratio={ratio:.2f} (target <= 3)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
