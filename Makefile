@@ -1,6 +1,6 @@
 # segspark: two commands do everything.
 #   make demo   set up (.venv) and run the pipeline on the bundled Online Retail II data
-#   make test   set up (.venv with dev extras), lint and run the test suite
+#   make test   set up (.venv with dev extras), ruff, mypy and the test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -37,7 +37,7 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy segspark
 
-test: java $(VENV)/.installed-dev lint
+test: java $(VENV)/.installed-dev lint typecheck
 	$(BIN)/python -m pytest $(ARGS)
 
 clean:

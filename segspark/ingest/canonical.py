@@ -154,11 +154,11 @@ def canonicalise(
         (p["customer_id"].isNull(), OUT_OF_SCOPE, "missing_customer_id"),
     ]
     if "product_id" in p:
-        for reason, values in mapping.exclude_products.items():
-            checks.append((p["product_id"].isin(list(values)), OUT_OF_SCOPE, reason))
-        for reason, patterns in mapping.exclude_product_patterns.items():
+        for code, values in mapping.exclude_products.items():
+            checks.append((p["product_id"].isin(list(values)), OUT_OF_SCOPE, code))
+        for code, patterns in mapping.exclude_product_patterns.items():
             for pattern in patterns:
-                checks.append((p["product_id"].rlike(pattern), OUT_OF_SCOPE, reason))
+                checks.append((p["product_id"].rlike(pattern), OUT_OF_SCOPE, code))
     checks.append((quantity == 0, OUT_OF_SCOPE, "zero_quantity"))
 
     kind: Column = F.lit(VALID)

@@ -16,9 +16,11 @@ from segspark.ingest.canonical import (
     MALFORMED,
     REASON,
     VALID,
+    as_string,
     canonicalise,
     count_kept_duplicates,
     rejected_rows,
+    source_expr,
     valid_lines,
 )
 from segspark.ingest.read import nanos_as_long, read_lookup, read_source
@@ -62,8 +64,6 @@ class IngestReport:
 
 
 def _join_lookups(spark: SparkSession, raw: DataFrame, mapping: SourceMapping) -> DataFrame:
-    from segspark.ingest.canonical import as_string, source_expr  # one key rule for both
-
     for i, lookup in enumerate(mapping.lookups):
         key_expr = source_expr(mapping, lookup.key)
         if key_expr is None:

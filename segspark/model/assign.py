@@ -25,7 +25,7 @@ def distances(axis: AxisModel, raw: np.ndarray) -> np.ndarray:
     """Euclidean distance of every row to every centre (n x k)."""
     x = scaled_matrix(axis, raw)
     diff = x[:, None, :] - axis.centres()[None, :, :]
-    return np.sqrt(np.einsum("nkd,nkd->nk", diff, diff))
+    return np.asarray(np.sqrt(np.einsum("nkd,nkd->nk", diff, diff)), dtype=float)
 
 
 def dominant(axis: AxisModel, raw: np.ndarray) -> list[str]:

@@ -32,25 +32,27 @@ def numpy_transform(x: np.ndarray, spec: Mapping[str, Any], impute: float) -> np
     x = np.where(np.isnan(x), float(impute), x)
     kind = spec["kind"]
     if kind == "log1p":
-        return np.log1p(np.maximum(x, 0.0))
-    if kind == "signed_log1p":
-        return np.sign(x) * np.log1p(np.abs(x))
-    if kind == "clip":
-        return np.clip(x, float(spec["low"]), float(spec["high"]))
-    return x
+        out = np.log1p(np.maximum(x, 0.0))
+    elif kind == "signed_log1p":
+        out = np.sign(x) * np.log1p(np.abs(x))
+    elif kind == "clip":
+        out = np.clip(x, float(spec["low"]), float(spec["high"]))
+    else:
+        out = x
+    return np.asarray(out, dtype=float)
 
 
 def inverse_transform(y: np.ndarray, spec: Mapping[str, Any]) -> np.ndarray:
     """Back from transformed to original units (for centres); clipping is not invertible and stays."""
     kind = spec["kind"]
     if kind == "log1p":
-        return np.expm1(y)
+        return np.asarray(np.expm1(y), dtype=float)
     if kind == "signed_log1p":
-        return np.sign(y) * np.expm1(np.abs(y))
+        return np.asarray(np.sign(y) * np.expm1(np.abs(y)), dtype=float)
     return y
 
 
 def scale(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """Standardise like Spark's StandardScaler(withMean, withStd): a zero std gives 0."""
     safe = np.where(std > 0, std, 1.0)
-    return np.where(std > 0, (x - mean) / safe, 0.0)
+    return np.asarray(np.where(std > 0, (x - mean) / safe, 0.0), dtype=float)
