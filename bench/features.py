@@ -8,24 +8,18 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 from datetime import date
 from pathlib import Path
 
 from pyspark.sql import functions as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, spark_local2, timed
+from _common import setup_orii, timed
 
 from segspark.features.axes import load_axes
 from segspark.features.engine import compute_features
 from segspark.generate import GenerateSpec, generate
-from segspark.ingest.validate import validate
-from segspark.mapping import load_mapping
-from segspark.paths import check_warehouse
-from segspark.tables import read_partitions
 
 
 def features_seconds(orders, as_of: date, zone: str, out: str) -> float:  # type: ignore[no-untyped-def]
@@ -40,20 +34,11 @@ def features_seconds(orders, as_of: date, zone: str, out: str) -> float:  # type
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--skip-scale", action="store_true")
-    args = parser.parse_args()
-    print(f"machine: {machine()}")
-    spark = spark_local2()
-    tmp = Path(tempfile.mkdtemp(prefix="segspark-bench-"))
-    root = check_warehouse(str(tmp / "wh"))
-    timed("ingest Online Retail II", lambda: validate(
-        spark, load_mapping("online_retail_ii"), root=root, run_id="bench", max_malformed_fraction=0.01))  # fmt: skip
-    orders = read_partitions(spark, root=root, table="orders", key="source").drop("source")
+    skip_scale, spark, tmp, orders = setup_orii(__doc__ or "")
     first = features_seconds(orders, date(2011, 12, 10), "Europe/London", str(tmp / "f1"))
     second = features_seconds(orders, date(2011, 12, 10), "Europe/London", str(tmp / "f2"))
     print(f"RESULT orii_features_first_s={first:.1f} orii_features_warm_s={second:.1f} (target <= 30)")
-    if args.skip_scale:
+    if skip_scale:
         return 0
     times = {}
     for lines in (5_000_000, 20_000_000):

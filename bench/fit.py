@@ -9,38 +9,24 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import machine, spark_local2, timed
+from _common import setup_orii, timed
 
 from segspark.config import load_config
 from segspark.features.axes import load_axes
 from segspark.features.engine import compute_features
-from segspark.ingest.validate import validate
-from segspark.mapping import load_mapping
 from segspark.model.fit import fit_model
-from segspark.paths import check_warehouse
-from segspark.tables import read_partitions
 from tests.planted import AXIS, planted
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--skip-scale", action="store_true")
-    args = parser.parse_args()
-    print(f"machine: {machine()}")
-    spark = spark_local2()
+    skip_scale, spark, tmp, orders = setup_orii(__doc__ or "")
     cfg = dict(load_config().section("fit"))
-    tmp = Path(tempfile.mkdtemp(prefix="segspark-bench-"))
-    root = check_warehouse(str(tmp / "wh"))
-    validate(spark, load_mapping("online_retail_ii"), root=root, run_id="b", max_malformed_fraction=0.01)
-    orders = read_partitions(spark, root=root, table="orders", key="source").drop("source")
     feats, _, release = compute_features(orders, load_axes(), as_of=date(2011, 12, 10), zone="Europe/London")
     feats.write.parquet(str(tmp / "features"))
     release()
@@ -48,7 +34,7 @@ def main() -> int:
     _, seconds = timed("fit Online Retail II", lambda: fit_model(
         features, load_axes(), as_of="2011-12-10", source="orii", cfg=cfg))  # fmt: skip
     print(f"RESULT orii_fit_s={seconds:.1f} (target <= 60)")
-    if args.skip_scale:
+    if skip_scale:
         return 0
     times = {}
     for customers in (100_000, 1_000_000):
