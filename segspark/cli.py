@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "generate": ("write synthetic order lines with planted behaviour groups", commands.add_generate_args),
     "features": ("compute point-in-time features as of a date: features/", commands.add_features_args),
     "fit": ("fit per-axis scalers and KMeans on a features snapshot: models/", commands.add_fit_args),
+    "score": ("compute features and score every customer as of a date: customer_profiles/", commands.add_score_args),
+    "profile": ("print one customer's profile (the Level 3 document) as JSON", commands.add_profile_args),
     "run": ("the whole pipeline in order on the configured source", commands.add_run_args),
 }
 

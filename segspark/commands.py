@@ -197,6 +197,53 @@ def _features(config: Config, args: argparse.Namespace) -> int:
     return _single_step(config, args.source, action)
 
 
+def add_score_args(p: argparse.ArgumentParser) -> None:
+    """Options of `segspark score`."""
+    _source_arg(p)
+    _as_of_arg(p)
+    p.add_argument("--model", help="model directory (default: the newest model in the warehouse)")
+
+
+def do_score(ctx: RunContext, as_of: date, model: str | None) -> str:
+    """Score the committed features of `as_of` into customer_profiles; print a summary; return the partition."""
+    from segspark.model.manifest import load_manifest
+    from segspark.score.step import PROFILES, run_score
+
+    manifest = load_manifest(model or ctx.root)
+    with step("score", ctx.summary) as info:
+        result = run_score(
+            ctx.spark, root=ctx.root, mapping=ctx.mapping, as_of=as_of, manifest=manifest, run_id=ctx.run_id
+        )
+        info.update(model_version=result.model_version, as_of=as_of.isoformat(), rows=result.commit.row_count)
+    print(f"profiles as of {as_of}: {result.commit.row_count:,} customers scored with model {result.model_version}")
+    return f"{ctx.root}/{PROFILES}/snapshot_date={as_of}"
+
+
+def _score(config: Config, args: argparse.Namespace) -> int:
+    def action(ctx: RunContext) -> list[str]:
+        as_of = do_features(ctx, resolve_as_of(ctx, args.as_of))
+        return [f"profiles: {do_score(ctx, as_of, args.model)}"]
+
+    return _single_step(config, args.source, action)
+
+
+def add_profile_args(p: argparse.ArgumentParser) -> None:
+    """Options of `segspark profile`."""
+    p.add_argument("--customer", required=True, help="customer id")
+    p.add_argument("--as-of", dest="as_of", help="snapshot date (default: the newest committed snapshot)")
+
+
+def _profile(config: Config, args: argparse.Namespace) -> int:
+    import json
+
+    from segspark.score.profile import customer_document
+
+    ctx = make_context(config)
+    as_of = parse_date(args.as_of, "--as-of") if args.as_of else None
+    print(json.dumps(customer_document(ctx.spark, ctx.root, args.customer, as_of), indent=2))
+    return 0
+
+
 def _run(config: Config, args: argparse.Namespace) -> int:
     ctx = make_context(config, args.source)
     print(f"segspark run {ctx.run_id}: source {ctx.mapping.name}, warehouse {ctx.root}")
@@ -205,7 +252,9 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         print()
         as_of = do_features(ctx, resolve_as_of(ctx, args.as_of))
         print()
-        do_fit(ctx, as_of, args.previous_model or latest_model(ctx.root))
+        model = do_fit(ctx, as_of, args.previous_model or latest_model(ctx.root))
+        print()
+        do_score(ctx, as_of, model)
     finally:
         path = write_summary(ctx.root, ctx.run_id, ctx.summary)
     print("\nsteps:")
@@ -229,7 +278,10 @@ def latest_model(root: str) -> str | None:
         return None
 
 
-HANDLERS = {"validate": _validate, "generate": _generate, "features": _features, "fit": _fit, "run": _run}
+HANDLERS = {
+    "validate": _validate, "generate": _generate, "features": _features, "fit": _fit,
+    "score": _score, "profile": _profile, "run": _run,
+}  # fmt: skip
 
 
 def dispatch(command: str, config: Config, args: argparse.Namespace) -> int:

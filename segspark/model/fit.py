@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from segspark.features.axes import AxisSpec
 from segspark.model import identity, naming
 from segspark.model.assign import dominant_column
+from segspark.model.identity import archetype_id, archetype_key
 from segspark.model.kmeans import AxisFit, KSearch, fit_axis
 from segspark.model.manifest import AxisModel, Manifest
 from segspark.model.transforms import inverse_transform, spark_transform
@@ -140,16 +141,6 @@ def _axis_model(
     )
 
 
-def archetype_id(key: str) -> str:
-    """A deterministic archetype id: the same combination gets the same id in every run and model."""
-    return "A" + hashlib.sha256(key.encode()).hexdigest()[:10]
-
-
-def archetype_key(axes: Sequence[str], segments: Sequence[str]) -> str:
-    """The combination of dominant segments as text, in archetype-axis order."""
-    return "|".join(segments) if segments else ""
-
-
 def observed_archetypes(
     features: DataFrame, models: Mapping[str, AxisModel], axes: Sequence[str]
 ) -> list[dict[str, Any]]:
@@ -161,7 +152,7 @@ def observed_archetypes(
     out = []
     for r in rows:
         segs = [r[a] for a in axes]
-        key = archetype_key(axes, segs)
+        key = archetype_key(segs)
         out.append(
             {
                 "archetype_id": archetype_id(key),

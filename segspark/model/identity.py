@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -92,3 +94,13 @@ def match(
     return Lineage(
         ids=final, matched={k: k for k in matched}, births=births, retired=retired, splits=splits, merges=merges
     )
+
+
+def archetype_key(segments: Sequence[str]) -> str:
+    """The combination of dominant segments in archetype-axis order, as text."""
+    return "|".join(segments)
+
+
+def archetype_id(key: str) -> str:
+    """A deterministic archetype id: the same combination gets the same id in every run, model and process."""
+    return "A" + hashlib.sha256(key.encode()).hexdigest()[:10]

@@ -1,0 +1,55 @@
+"""The score step: features of one date + a model -> customer_profiles/snapshot_date=<as_of>/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from segspark.features.metrics import business_metrics
+from segspark.mapping import SourceMapping
+from segspark.model.manifest import Manifest
+from segspark.score.core import ScoringModel
+from segspark.score.spark import PROFILE_COLUMNS, score_profiles
+from segspark.tables import Commit, read_partitions, write_partition
+
+PROFILES = "customer_profiles"
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """What the step wrote."""
+
+    as_of: date
+    model_version: str
+    commit: Commit
+
+
+def read_features(spark: SparkSession, root: str, as_of: date) -> DataFrame:
+    """The committed features snapshot of `as_of`."""
+    df = read_partitions(spark, root=root, table="features", key="snapshot_date", values=[as_of.isoformat()])
+    return df.drop("snapshot_date")
+
+
+def profiles(features: DataFrame, orders_table: DataFrame, manifest: Manifest, *, as_of: date) -> DataFrame:
+    """Score every customer of `features` and attach lifetime_value and total_orders."""
+    manifest.check_columns(features.columns)
+    scored = score_profiles(features, ScoringModel.from_manifest(manifest))
+    metrics = business_metrics(orders_table, as_of=as_of)
+    return scored.join(metrics, "customer_id", how="left").select(
+        *PROFILE_COLUMNS,
+        F.coalesce(F.col("lifetime_value"), F.lit(0.0)).alias("lifetime_value"),
+        F.coalesce(F.col("total_orders"), F.lit(0).cast("long")).alias("total_orders"),
+    )
+
+
+def run_score(
+    spark: SparkSession, *, root: str, mapping: SourceMapping, as_of: date, manifest: Manifest, run_id: str
+) -> ScoreResult:
+    """Score the committed features of `as_of` with `manifest` and commit the profiles partition."""
+    orders = read_partitions(spark, root=root, table="orders", key="source", values=[mapping.name]).drop("source")
+    df = profiles(read_features(spark, root, as_of), orders, manifest, as_of=as_of)
+    commit = write_partition(df, root=root, table=PROFILES, key="snapshot_date", value=as_of.isoformat(), run_id=run_id)
+    return ScoreResult(as_of=as_of, model_version=manifest.model_version, commit=commit)
