@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from segspark import commands
+from segspark import commands, commands_history
 from segspark.config import load_config
 from segspark.exc import ConfigError, SegsparkError
 
@@ -23,6 +23,15 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "fit": ("fit per-axis scalers and KMeans on a features snapshot: models/", commands.add_fit_args),
     "score": ("compute features and score every customer as of a date: customer_profiles/", commands.add_score_args),
     "profile": ("print one customer's profile (the Level 3 document) as JSON", commands.add_profile_args),
+    "snapshot": (
+        "features and profiles of one date: customer_profiles/snapshot_date=D",
+        commands_history.add_snapshot_args,
+    ),
+    "backfill": (
+        "snapshots of D and D-7 ... D-180 from order history, so drift works on day one",
+        commands_history.add_backfill_args,
+    ),
+    "drift": ("compare snapshot D with its baselines: drift/ and drift_population/", commands_history.add_drift_args),
     "run": ("the whole pipeline in order on the configured source", commands.add_run_args),
 }
 

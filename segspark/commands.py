@@ -123,11 +123,11 @@ def resolve_as_of(ctx: RunContext, cli_value: str | None) -> date | None:
     return parse_date(text, "--as-of") if text else None
 
 
-def do_features(ctx: RunContext, as_of: date | None) -> date:
-    """Compute and commit features; print the plan; return the as-of date used."""
+def do_features(ctx: RunContext, as_of: date | None, key: str = "features", verbose: bool = True) -> date:
+    """Compute and commit features; print the plan; return the as-of date used (summary entry `key`)."""
     from segspark.features.step import run_features
 
-    with step("features", ctx.summary) as info:
+    with step(key, ctx.summary) as info:
         result = run_features(
             ctx.spark, root=ctx.root, mapping=ctx.mapping, as_of=as_of,
             axes_file=ctx.config.get("features.axes_file"), run_id=ctx.run_id,
@@ -139,8 +139,10 @@ def do_features(ctx: RunContext, as_of: date | None) -> date:
             dropped_features=result.plan.dropped,
             rows=result.customers,
         )
-    ctx.summary["as_of"] = result.as_of.isoformat()
+    ctx.summary.setdefault("as_of", result.as_of.isoformat())
     print(f"features as of {result.as_of}: {result.customers:,} customers, {len(result.plan.columns)} features")
+    if not verbose:
+        return result.as_of
     for axis in result.plan.axes:
         print(f"  {axis.name:<26} {', '.join(axis.features)}")
     for name, reason in result.plan.skipped.items():
@@ -204,13 +206,13 @@ def add_score_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="model directory (default: the newest model in the warehouse)")
 
 
-def do_score(ctx: RunContext, as_of: date, model: str | None) -> str:
+def do_score(ctx: RunContext, as_of: date, model: str | None, key: str = "score") -> str:
     """Score the committed features of `as_of` into customer_profiles; print a summary; return the partition."""
     from segspark.model.manifest import load_manifest
     from segspark.score.step import PROFILES, run_score
 
     manifest = load_manifest(model or ctx.root)
-    with step("score", ctx.summary) as info:
+    with step(key, ctx.summary) as info:
         result = run_score(
             ctx.spark, root=ctx.root, mapping=ctx.mapping, as_of=as_of, manifest=manifest, run_id=ctx.run_id
         )
@@ -245,6 +247,8 @@ def _profile(config: Config, args: argparse.Namespace) -> int:
 
 
 def _run(config: Config, args: argparse.Namespace) -> int:
+    from segspark.commands_history import do_backfill, do_drift
+
     ctx = make_context(config, args.source)
     print(f"segspark run {ctx.run_id}: source {ctx.mapping.name}, warehouse {ctx.root}")
     try:
@@ -255,6 +259,11 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         model = do_fit(ctx, as_of, args.previous_model or latest_model(ctx.root))
         print()
         do_score(ctx, as_of, model)
+        print()
+        offsets = [int(o) for o in ctx.config.get("history.backfill_offsets")]
+        do_backfill(ctx, as_of, model, offsets, skip={as_of})
+        print()
+        do_drift(ctx, as_of)
     finally:
         path = write_summary(ctx.root, ctx.run_id, ctx.summary)
     print("\nsteps:")
@@ -286,4 +295,7 @@ HANDLERS = {
 
 def dispatch(command: str, config: Config, args: argparse.Namespace) -> int:
     """Run one subcommand."""
-    return HANDLERS[command](config, args)
+    from segspark import commands_history as history
+
+    handlers = {**HANDLERS, "snapshot": history.snapshot, "backfill": history.backfill, "drift": history.drift}
+    return handlers[command](config, args)

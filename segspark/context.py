@@ -15,6 +15,7 @@ from segspark.mapping import SourceMapping, load_mapping
 from segspark.paths import check_warehouse
 from segspark.runlog import new_run_id
 from segspark.session import get_spark
+from segspark.tables import use_format
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,9 @@ class RunContext:
     def spark(self) -> SparkSession:
         """The SparkSession (active one reused, else a local one from config)."""
         if self._spark is None:
-            self._spark = get_spark(self.config.section("spark"))
+            spark = get_spark(self.config.section("spark"))
+            use_format(spark, str(self.config.get("warehouse.format")))
+            self._spark = spark
         return self._spark
 
 

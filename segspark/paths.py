@@ -12,7 +12,18 @@ from urllib.parse import urlparse
 
 from segspark.exc import PathError
 
-TABLES = ("orders", "rejects", "features", "models", "customer_profiles", "drift", "lookalikes", "reports", "runs")
+TABLES = (
+    "orders",
+    "rejects",
+    "features",
+    "models",
+    "customer_profiles",
+    "drift",
+    "drift_population",
+    "lookalikes",
+    "reports",
+    "runs",
+)
 COMMITS = "_commits"
 WAREHOUSE_MARKER = "_segspark_warehouse"
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:-]+$")

@@ -127,3 +127,20 @@ def test_missing_feature_column_names_it(spark: SparkSession) -> None:
     orders = spark.createDataFrame([], "customer_id string")
     with pytest.raises(SegsparkError, match="value__v"):
         profiles(features(spark).drop("value__v"), orders, hand_manifest(), as_of=date(2024, 1, 1))
+
+
+def test_vectors_pass_equals_numpy_core(spark: SparkSession) -> None:
+    from segspark.score.spark import score_vectors
+
+    model = ScoringModel.from_manifest(hand_manifest())
+    got = {r.customer_id: r for r in score_vectors(features(spark), model).collect()}
+    raw = np.array([[np.nan if v is None else v for v in r[1:]] for r in ROWS], dtype=float)
+    s = score(model, raw)
+    keys = archetype_keys(model, s)
+    for i, r in enumerate(ROWS):
+        rec = profile_record(model, s, i, keys)
+        row = got[r[0]]
+        assert row.archetype_id == rec["archetype_id"]
+        assert row.fingerprint == rec["fingerprint"]
+        flat = [rec["segment_memberships"][a][sid] for a, sid in model.fingerprint_layout]
+        assert row.memberships == flat

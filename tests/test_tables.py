@@ -51,3 +51,41 @@ def test_rows_of_another_partition_are_refused(spark: SparkSession, warehouse: s
     with pytest.raises(SegsparkError, match="other than 2024-01-01"):
         write_partition(df, root=warehouse, table="features", key="snapshot_date", value="2024-01-01", run_id="r1")
     assert committed(spark, root=warehouse, table="features", key="snapshot_date") == {}
+
+
+def test_delta_partition_roundtrip(spark: SparkSession, warehouse: str) -> None:
+    from segspark.tables import DELTA_HELP, delta_available, use_format
+
+    if not delta_available(spark):
+        pytest.skip(f"Delta Lake is not on this machine's classpath: {DELTA_HELP}")
+    use_format(spark, "delta")
+    try:
+        write_partition(spark.range(3), root=warehouse, table="drift", key="snapshot_date", value="2024-01-01",
+                        run_id="r1")  # fmt: skip
+        write_partition(spark.range(5), root=warehouse, table="drift", key="snapshot_date", value="2024-01-08",
+                        run_id="r1")  # fmt: skip
+        write_partition(spark.range(2), root=warehouse, table="drift", key="snapshot_date", value="2024-01-01",
+                        run_id="r2")  # fmt: skip
+        df = read_partitions(spark, root=warehouse, table="drift", key="snapshot_date")
+        assert {r.snapshot_date: r["count"] for r in df.groupBy("snapshot_date").count().collect()} == {
+            "2024-01-01": 2, "2024-01-08": 5}  # fmt: skip
+    finally:
+        use_format(spark, "parquet")
+
+
+def test_delta_without_jars_stops_at_once(
+    spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from segspark.cli import main
+    from segspark.tables import delta_available
+
+    if delta_available(spark):
+        pytest.skip("Delta Lake is available here; the missing-jars path cannot be exercised")
+    root = tmp_path / "wh"
+    code = main(["validate", "--set", f"warehouse.root={root}", "--set", "warehouse.format=delta"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "Delta Lake is not available" in err and "conf/delta.yaml" in err
+    # Nothing was ingested or written before stopping.
+    assert not (root / "orders").exists() and not (root / "rejects").exists()
+    assert spark.conf.get("segspark.warehouse.format", "parquet") == "parquet"

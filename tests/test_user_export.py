@@ -51,7 +51,8 @@ def shop_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> P
         [
             "run", "--source", str(FIXTURES / "shop_export.yaml"), "--as-of", "2023-06-01",
             "--set", f"warehouse.root={root}", "--set", "ingest.max_order_ts=2030-01-01",
-            "--set", "fit.save_mllib=false", "--set", "fit.k_max=3",
+            "--set", "fit.save_mllib=false", "--set", "fit.k_max=3", "--set", "history.backfill_offsets=[31]",
+            "--set", "drift.baselines=[31]",
         ]
     )  # fmt: skip
     assert code == 0
@@ -72,7 +73,8 @@ def test_shop_export_is_segmented_by_segspark_run(spark: SparkSession, shop_run:
     for axis in model.axes.values():
         assert sum(axis.sizes) == 3
     summary = json.loads(next((root / "runs").glob("*/summary.json")).read_text())
-    assert list(summary["steps"]) == ["validate", "features", "fit", "score"]
+    assert list(summary["steps"]) == ["validate", "features", "fit", "score", "backfill", "drift"]
+    assert summary["steps"]["backfill"]["dates"] == ["2023-05-01"]
     profiles = read_partitions(
         spark, root=str(root), table="customer_profiles", key="snapshot_date", values=["2023-06-01"]
     )

@@ -126,11 +126,31 @@ def score(model: ScoringModel, raw: np.ndarray) -> Scores:
     return Scores(out, fingerprint)
 
 
+def archetypes(model: ScoringModel, scores: Scores) -> tuple[list[str], np.ndarray]:
+    """The distinct archetype keys among the rows, and each row's index into them.
+
+    Dominant indices are combined into one integer per row (mixed radix over the
+    archetype axes' k), so only the few distinct combinations become strings.
+    """
+    n = scores.fingerprint.shape[0]
+    code = np.zeros(n, dtype=np.int64)
+    for a in model.archetype_axes:
+        code = code * model.axes[a].k + scores.axes[a].dominant
+    distinct, inverse = np.unique(code, return_inverse=True)
+    keys = []
+    for value in distinct.tolist():
+        segments = []
+        for a in reversed(model.archetype_axes):
+            value, index = divmod(value, model.axes[a].k)
+            segments.append(model.axes[a].segment_ids[index])
+        keys.append(archetype_key(segments[::-1]))
+    return keys, np.asarray(inverse, dtype=np.int64).reshape(n)
+
+
 def archetype_keys(model: ScoringModel, scores: Scores) -> list[str]:
     """The archetype key of every row."""
-    n = scores.fingerprint.shape[0]
-    parts = [np.asarray(model.axes[a].segment_ids, dtype=object)[scores.axes[a].dominant] for a in model.archetype_axes]
-    return [archetype_key([str(p[i]) for p in parts]) for i in range(n)]
+    keys, inverse = archetypes(model, scores)
+    return [keys[i] for i in inverse.tolist()]
 
 
 def profile_record(model: ScoringModel, scores: Scores, i: int, keys: Sequence[str]) -> dict[str, Any]:

@@ -1,117 +1,195 @@
 """The Spark shell around the numpy scoring core: one `mapInArrow` pass for all axes.
 
-The numpy core runs on whole Arrow batches (no per-row Python). Its output is
-flat (per axis: distances, memberships, dominant index, strength code) and is
-turned into the `customer_profiles` maps with plain Spark expressions, so the
-model travels once per task inside the function's closure and nothing
-customer-sized reaches the driver.
+The numpy core runs on whole Arrow batches (no per-row Python), and the
+`customer_profiles` columns, maps included, are assembled as Arrow arrays from
+its output with vectorised offsets and `take`s. The model travels once per task
+inside the function's closure; nothing customer-sized reaches the driver.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import Column, DataFrame
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from segspark.score.core import STRENGTHS, ScoringModel, score
+from segspark.model.identity import archetype_id
+from segspark.score.core import STRENGTHS, ScoringModel, archetypes, score
 
-DOUBLES = T.ArrayType(T.DoubleType(), containsNull=False)
+PROFILE_SCHEMA = T.StructType(
+    [
+        T.StructField("customer_id", T.StringType(), False),
+        T.StructField("model_version", T.StringType(), False),
+        T.StructField("archetype_id", T.StringType(), False),
+        T.StructField("archetype_key", T.StringType(), False),
+        T.StructField("archetype_is_new", T.BooleanType(), False),
+        T.StructField("segment_memberships", T.MapType(T.StringType(), T.MapType(T.StringType(), T.DoubleType()))),
+        T.StructField("segment_distances", T.MapType(T.StringType(), T.MapType(T.StringType(), T.DoubleType()))),
+        T.StructField("dominant_segments", T.MapType(T.StringType(), T.StringType())),
+        T.StructField("membership_strengths", T.MapType(T.StringType(), T.StringType())),
+        T.StructField("segment_tiers", T.MapType(T.StringType(), T.IntegerType())),
+        T.StructField("fingerprint", T.ArrayType(T.DoubleType(), containsNull=False)),
+    ]
+)
+PROFILE_COLUMNS = tuple(PROFILE_SCHEMA.fieldNames())
 
-PROFILE_COLUMNS = (
-    "customer_id", "model_version", "archetype_id", "archetype_key", "archetype_is_new",
-    "segment_memberships", "segment_distances", "dominant_segments", "membership_strengths",
-    "segment_tiers", "fingerprint",
-)  # fmt: skip
+_NESTED = pa.map_(pa.string(), pa.map_(pa.string(), pa.float64()))
+ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("customer_id", pa.string(), False),
+        pa.field("model_version", pa.string(), False),
+        pa.field("archetype_id", pa.string(), False),
+        pa.field("archetype_key", pa.string(), False),
+        pa.field("archetype_is_new", pa.bool_(), False),
+        pa.field("segment_memberships", _NESTED),
+        pa.field("segment_distances", _NESTED),
+        pa.field("dominant_segments", pa.map_(pa.string(), pa.string())),
+        pa.field("membership_strengths", pa.map_(pa.string(), pa.string())),
+        pa.field("segment_tiers", pa.map_(pa.string(), pa.int32())),
+        pa.field("fingerprint", pa.list_(pa.float64())),
+    ]
+)
 
 
-def _flat_schemas(model: ScoringModel) -> tuple[T.StructType, pa.Schema]:
-    """The schema of the core's flat output, for Spark and for Arrow."""
-    kinds = [("customer_id", "id"), ("fingerprint", "list")]
-    for i in range(len(model.axes)):
-        kinds += [(f"_d{i}", "list"), (f"_m{i}", "list"), (f"_dom{i}", "int"), (f"_str{i}", "int")]
-    spark_types = {"id": T.StringType(), "list": DOUBLES, "int": T.IntegerType()}
-    arrow_types = {"id": pa.string(), "list": pa.list_(pa.float64()), "int": pa.int32()}
-    return (
-        T.StructType([T.StructField(name, spark_types[kind], False) for name, kind in kinds]),
-        pa.schema([pa.field(name, arrow_types[kind], False) for name, kind in kinds]),
-    )
+def _offsets(n: int, width: int) -> pa.Array:
+    return pa.array(np.arange(0, n * width + 1, width, dtype=np.int32))
 
 
-def _list_array(matrix: np.ndarray) -> pa.Array:
-    """An n x k matrix as an Arrow list<double> column without a Python loop."""
-    n, k = matrix.shape
-    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32) if k else np.zeros(n + 1, dtype=np.int32))
-    return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(matrix).ravel(), type=pa.float64()))
+class _Layout:
+    """The per-row key arrays of the maps, built once and sliced for each batch."""
+
+    def __init__(self, model: ScoringModel) -> None:
+        self.axis_names = list(model.axes)
+        self.ks = np.array([ax.k for ax in model.axes.values()], dtype=np.int64)
+        self.first = np.concatenate([[0], np.cumsum(self.ks)[:-1]])  # fingerprint position of each axis's segment 0
+        self.segment_ids = pa.array([sid for _, sid in model.fingerprint_layout], pa.string())
+        self.tiers = np.array([t for ax in model.axes.values() for t in ax.tiers], dtype=np.int32)
+        self.strengths = pa.array(STRENGTHS, pa.string())
+        self._rows = 0
+        self._axis_keys = pa.array([], pa.string())
+        self._segment_keys = pa.array([], pa.string())
+
+    def keys(self, n: int) -> tuple[pa.Array, pa.Array]:
+        """Axis names repeated for n rows, and (axis's segment ids) repeated for n rows."""
+        if n > self._rows:
+            self._rows = max(n, 2 * self._rows)
+            self._axis_keys = pa.array(np.tile(np.array(self.axis_names, dtype=object), self._rows), pa.string())
+            self._segment_keys = pc.take(self.segment_ids, np.tile(np.arange(len(self.segment_ids)), self._rows))
+        return self._axis_keys.slice(0, n * len(self.axis_names)), self._segment_keys.slice(0, n * len(self.tiers))
 
 
-def _scorer(model: ScoringModel, schema: pa.Schema) -> object:
+def _nested(layout: _Layout, n: int, values: np.ndarray) -> pa.Array:
+    """axis -> segment id -> value, from an n x (sum of k) matrix in fingerprint order."""
+    axis_keys, segment_keys = layout.keys(n)
+    inner_offsets = np.concatenate([[0], np.cumsum(np.tile(layout.ks, n))]).astype(np.int32)
+    inner = pa.MapArray.from_arrays(pa.array(inner_offsets), segment_keys, pa.array(values.ravel(), pa.float64()))
+    return pa.MapArray.from_arrays(_offsets(n, len(layout.axis_names)), axis_keys, inner)
+
+
+def _flat(layout: _Layout, n: int, values: pa.Array) -> pa.Array:
+    """axis -> value, from n x axes values in row-major order."""
+    axis_keys, _ = layout.keys(n)
+    return pa.MapArray.from_arrays(_offsets(n, len(layout.axis_names)), axis_keys, values)
+
+
+def _scorer(model: ScoringModel) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     columns = model.columns
+    layout = _Layout(model)
+    version = pa.scalar(model.model_version, pa.string())
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            if batch.num_rows == 0:
+            n = batch.num_rows
+            if n == 0:
                 continue
             # Nulls (missing features) arrive as NaN; the core imputes them as fitted.
-            raw = np.column_stack(
-                [batch.column(c).to_numpy(zero_copy_only=False).astype(float, copy=False) for c in columns]
+            raw = np.column_stack([batch.column(c).to_numpy(zero_copy_only=False) for c in columns]).astype(float)
+            s = score(model, raw)
+            dominant = np.column_stack([a.dominant for a in s.axes.values()])  # n x axes
+            strength = np.column_stack([a.strength for a in s.axes.values()])
+            picked = (dominant + layout.first[None, :]).ravel()  # fingerprint position of each dominant segment
+            keys, inverse = archetypes(model, s)
+            distinct = pa.array(keys, pa.string())
+            yield pa.RecordBatch.from_arrays(
+                [
+                    batch.column("customer_id"),
+                    pa.repeat(version, n),
+                    pc.take(pa.array([archetype_id(k) for k in keys], pa.string()), inverse),
+                    pc.take(distinct, inverse),
+                    pc.take(pa.array([k not in model.registry for k in keys], pa.bool_()), inverse),
+                    _nested(layout, n, np.hstack([a.memberships for a in s.axes.values()])),
+                    _nested(layout, n, s.fingerprint),
+                    _flat(layout, n, pc.take(layout.segment_ids, picked)),
+                    _flat(layout, n, pc.take(layout.strengths, strength.ravel())),
+                    _flat(layout, n, pa.array(layout.tiers[picked], pa.int32())),
+                    pa.ListArray.from_arrays(_offsets(n, len(layout.tiers)), pa.array(s.fingerprint.ravel())),
+                ],
+                schema=ARROW_SCHEMA,
             )
-            scores = score(model, raw)
-            arrays: list[pa.Array] = [batch.column("customer_id"), _list_array(scores.fingerprint)]
-            for axis in scores.axes.values():
-                arrays += [
-                    _list_array(axis.distances),
-                    _list_array(axis.memberships),
-                    pa.array(axis.dominant.astype(np.int32)),
-                    pa.array(axis.strength.astype(np.int32)),
-                ]
-            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     return run
 
 
-def _pick(values: list[object], index: Column) -> Column:
-    """values[index] for a 0-based index column."""
-    return F.element_at(F.array(*[F.lit(v) for v in values]), index + 1)
+VECTORS_SCHEMA = T.StructType(
+    [
+        T.StructField("customer_id", T.StringType(), False),
+        T.StructField("archetype_id", T.StringType(), False),
+        T.StructField("memberships", T.ArrayType(T.DoubleType(), containsNull=False)),
+        T.StructField("fingerprint", T.ArrayType(T.DoubleType(), containsNull=False)),
+    ]
+)
+_VECTORS_ARROW = pa.schema(
+    [
+        pa.field("customer_id", pa.string(), False),
+        pa.field("archetype_id", pa.string(), False),
+        pa.field("memberships", pa.list_(pa.float64())),
+        pa.field("fingerprint", pa.list_(pa.float64())),
+    ]
+)
 
 
-def _axis_map(model: ScoringModel, value: list[Column]) -> Column:
-    return F.create_map(*[part for name, v in zip(model.axes, value, strict=True) for part in (F.lit(name), v)])
+def _vector_scorer(model: ScoringModel) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    columns = model.columns
+    width = len(model.fingerprint_layout)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            n = batch.num_rows
+            if n == 0:
+                continue
+            raw = np.column_stack([batch.column(c).to_numpy(zero_copy_only=False) for c in columns]).astype(float)
+            s = score(model, raw)
+            keys, inverse = archetypes(model, s)
+            members = np.hstack([a.memberships for a in s.axes.values()])
+            yield pa.RecordBatch.from_arrays(
+                [
+                    batch.column("customer_id"),
+                    pc.take(pa.array([archetype_id(k) for k in keys], pa.string()), inverse),
+                    pa.ListArray.from_arrays(_offsets(n, width), pa.array(members.ravel())),
+                    pa.ListArray.from_arrays(_offsets(n, width), pa.array(s.fingerprint.ravel())),
+                ],
+                schema=_VECTORS_ARROW,
+            )
+
+    return run
+
+
+def score_vectors(features: DataFrame, model: ScoringModel) -> DataFrame:
+    """The scoring pass with numeric output only (VECTORS_SCHEMA).
+
+    Memberships and fingerprint are flat arrays in `model.fingerprint_layout`
+    order. For lookalikes and bulk exports, where the per-customer maps of
+    `score_profiles` are not needed and cost more to materialise than the scoring.
+    """
+    inputs = features.select(F.col("customer_id").cast("string"), *[F.col(c).cast("double") for c in model.columns])
+    return inputs.mapInArrow(_vector_scorer(model), VECTORS_SCHEMA)
 
 
 def score_profiles(features: DataFrame, model: ScoringModel) -> DataFrame:
-    """Features (customer_id + the model's raw columns) -> one profile row per customer (PROFILE_COLUMNS)."""
-    flat_schema, arrow_schema = _flat_schemas(model)
+    """Features (customer_id + the model's raw columns) -> one profile row per customer (PROFILE_SCHEMA)."""
     inputs = features.select(F.col("customer_id").cast("string"), *[F.col(c).cast("double") for c in model.columns])
-    flat = inputs.mapInArrow(_scorer(model, arrow_schema), flat_schema)  # type: ignore[arg-type]
-
-    ids = [list(ax.segment_ids) for ax in model.axes.values()]
-    tiers = [list(ax.tiers) for ax in model.axes.values()]
-    n = range(len(model.axes))
-    dominant = [_pick(list(ids[i]), F.col(f"_dom{i}")) for i in n]
-    names = list(model.axes)
-    key_parts = [dominant[names.index(a)] for a in model.archetype_axes]
-    key = F.concat_ws("|", *key_parts) if key_parts else F.lit("")
-    registry = sorted(model.registry)
-    is_new = ~key.isin(registry) if registry else F.lit(True)
-    return flat.select(
-        "customer_id",
-        F.lit(model.model_version).alias("model_version"),
-        # Same arithmetic as identity.archetype_id: "A" + the first 10 hex digits of SHA-256(key).
-        F.concat(F.lit("A"), F.substring(F.sha2(key, 256), 1, 10)).alias("archetype_id"),
-        key.alias("archetype_key"),
-        is_new.alias("archetype_is_new"),
-        _axis_map(model, [F.map_from_arrays(F.array(*map(F.lit, ids[i])), F.col(f"_m{i}")) for i in n]).alias(
-            "segment_memberships"
-        ),
-        _axis_map(model, [F.map_from_arrays(F.array(*map(F.lit, ids[i])), F.col(f"_d{i}")) for i in n]).alias(
-            "segment_distances"
-        ),
-        _axis_map(model, dominant).alias("dominant_segments"),
-        _axis_map(model, [_pick(list(STRENGTHS), F.col(f"_str{i}")) for i in n]).alias("membership_strengths"),
-        _axis_map(model, [_pick(list(tiers[i]), F.col(f"_dom{i}")) for i in n]).alias("segment_tiers"),
-        "fingerprint",
-    )
+    return inputs.mapInArrow(_scorer(model), PROFILE_SCHEMA)

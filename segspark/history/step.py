@@ -1,0 +1,161 @@
+"""The drift step: customer_profiles of D and its baselines -> drift/ and drift_population/ of D."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from segspark.exc import MissingInputError, SegsparkError
+from segspark.history.drift import TREND, DriftRules, Segments, customer_drift, trend
+from segspark.history.population import population_drift
+from segspark.model.manifest import Manifest, load_manifest, model_dir
+from segspark.score.step import PROFILES
+from segspark.tables import Commit, committed, read_partitions, write_partition
+
+log = logging.getLogger(__name__)
+
+TREND_OFFSETS = (7, 14, 90, 180)  # short = m7 - m14, long = m90 - m180
+
+
+@dataclass
+class DriftResult:
+    """What the step wrote, with the small summary `segspark run` prints."""
+
+    as_of: date
+    baselines: list[str]
+    commit: Commit
+    population_commit: Commit
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def backfill_dates(as_of: date, offsets: Sequence[int]) -> list[date]:
+    """as_of and the dates `offsets` days before it, newest first, without repeats."""
+    days = sorted({0, *(int(o) for o in offsets)})
+    if any(d < 0 for d in days):
+        raise SegsparkError(f"backfill offsets must be positive day counts, got {list(offsets)}")
+    return [as_of - timedelta(days=d) for d in days]
+
+
+def _snapshot(spark: SparkSession, root: str, day: str) -> DataFrame:
+    return read_partitions(spark, root=root, table=PROFILES, key="snapshot_date", values=[day]).drop("snapshot_date")
+
+
+def _model_of(spark: SparkSession, root: str, day: str, cache: dict[str, Manifest]) -> Manifest:
+    versions = [r[0] for r in _snapshot(spark, root, day).select("model_version").distinct().limit(2).collect()]
+    if len(versions) != 1:
+        raise SegsparkError(f"profile snapshot {day} holds {len(versions)} model versions; expected exactly one")
+    if versions[0] not in cache:
+        cache[versions[0]] = load_manifest(model_dir(root, versions[0]))
+    return cache[versions[0]]
+
+
+def _segments(m: Manifest) -> dict[str, list[str]]:
+    return {a: list(ax.segment_ids) for a, ax in m.axes.items()}
+
+
+def _trends(spark: SparkSession, root: str, as_of: date, available: set[str], models: dict[str, Manifest]) -> DataFrame:
+    """customer_id, trend (axis -> segment -> short/long/acceleration), when all four snapshots exist."""
+    days = [(as_of - timedelta(days=o)).isoformat() for o in TREND_OFFSETS]
+    empty_type = T.MapType(T.StringType(), T.MapType(T.StringType(), TREND))
+    if not all(d in available for d in days):
+        return spark.createDataFrame([], T.StructType([T.StructField("customer_id", T.StringType()),
+                                                       T.StructField("trend", empty_type)]))  # fmt: skip
+    manifests = [_model_of(spark, root, d, models) for d in days]
+    shared = {
+        a: [s for s in manifests[0].axes[a].segment_ids if all(s in m.axes[a].segment_ids for m in manifests[1:])]
+        for a in manifests[0].axes
+        if all(a in m.axes for m in manifests[1:])
+    }
+    frames = [
+        _snapshot(spark, root, d).select("customer_id", F.col("segment_memberships").alias(f"m{o}"))
+        for d, o in zip(days, TREND_OFFSETS, strict=True)
+    ]
+    joined = frames[0]
+    for frame in frames[1:]:
+        joined = joined.join(frame, "customer_id", how="inner")
+    m = {o: F.col(f"m{o}") for o in TREND_OFFSETS}
+    per_axis = [
+        part
+        for a, segs in shared.items()
+        for part in (
+            F.lit(a),
+            F.create_map(
+                *[p for s in segs for p in (F.lit(s), trend(m[7][a][s], m[14][a][s], m[90][a][s], m[180][a][s]))]
+            ),
+        )
+    ]
+    return joined.select("customer_id", F.create_map(*per_axis).cast(empty_type).alias("trend"))
+
+
+def run_drift(spark: SparkSession, *, root: str, as_of: date, cfg: Mapping[str, Any], run_id: str) -> DriftResult:
+    """Compare the profiles of `as_of` with each committed baseline and commit drift/ and drift_population/."""
+    available = set(committed(spark, root=root, table=PROFILES, key="snapshot_date"))
+    day = as_of.isoformat()
+    if day not in available:
+        raise MissingInputError(f"no committed profile snapshot {day}; run `segspark snapshot --as-of {day}` first")
+    wanted = [(int(o), (as_of - timedelta(days=int(o))).isoformat()) for o in cfg["baselines"]]
+    baselines = [(o, d) for o, d in wanted if d in available]
+    if not baselines:
+        raise MissingInputError(
+            f"no baseline snapshot for {day} (looked for {', '.join(d for _, d in wanted)}); "
+            f"run `segspark backfill --as-of {day}` to write them from order history"
+        )
+    rules = DriftRules.from_config(cfg)
+    models: dict[str, Manifest] = {}
+    current_model = _model_of(spark, root, day, models)
+    current = _snapshot(spark, root, day)
+    frames, population = [], []
+    for days, base_day in baselines:
+        segments = Segments(_segments(current_model), _segments(_model_of(spark, root, base_day, models)))
+        base = _snapshot(spark, root, base_day)
+        d = customer_drift(
+            current, base, days=days, baseline_date=base_day, segments=segments,
+            archetype_axes=current_model.archetype_axes, rules=rules,
+        )  # fmt: skip
+        frames.append(d)
+        population.append(population_drift(current, base, d, baseline_date=base_day, days=days,
+                                           segments=segments, top_flows=int(cfg["top_flows"])))  # fmt: skip
+    drift = frames[0]
+    for frame in frames[1:]:
+        drift = drift.unionByName(frame)
+    drift = drift.join(_trends(spark, root, as_of, available, models), "customer_id", how="left")
+    commit = write_partition(drift, root=root, table="drift", key="snapshot_date", value=day, run_id=run_id)
+    pop = population[0]
+    for frame in population[1:]:
+        pop = pop.unionByName(frame)
+    pop_commit = write_partition(pop, root=root, table="drift_population", key="snapshot_date", value=day,
+                                 run_id=run_id)  # fmt: skip
+    result = DriftResult(as_of, [d for _, d in baselines], commit, pop_commit)
+    result.summary = drift_summary(spark, root, day, rules.frequency_axis)
+    return result
+
+
+def drift_summary(spark: SparkSession, root: str, day: str, frequency_axis: str, top: int = 5) -> dict[str, Any]:
+    """Small aggregates of a committed drift partition: alert counts, top migrations, churn risks, per baseline."""
+    drift = read_partitions(spark, root=root, table="drift", key="snapshot_date", values=[day])
+    out: dict[str, Any] = {"frequency_axis": frequency_axis, "baselines": {}}
+    alerts = drift.groupBy("baseline_date", "overall_alert").count().collect()  # a few rows
+    risks = drift.groupBy("baseline_date", "churn_risk").count().collect()
+    migrated = drift.groupBy("baseline_date").agg(F.count_if("migrated").alias("n"), F.count(F.lit(1)).alias("all"))
+    for r in migrated.collect():
+        out["baselines"][r["baseline_date"]] = {"customers": r["all"], "migrated": r["n"], "alerts": {}, "churn": {}}
+    for r in alerts:
+        out["baselines"][r["baseline_date"]]["alerts"][r["overall_alert"]] = r["count"]
+    for r in risks:
+        out["baselines"][r["baseline_date"]]["churn"][str(r["churn_risk"])] = r["count"]
+    flows = read_partitions(spark, root=root, table="drift_population", key="snapshot_date", values=[day])
+    ranked = flows.filter(F.col("kind") == "archetype_flow").orderBy("baseline_date", F.desc("customers"))
+    for r in ranked.collect():  # at most top_flows rows per baseline
+        entry = out["baselines"].get(r["baseline_date"])
+        if entry is not None and len(entry.setdefault("top_migrations", [])) < top:
+            entry["top_migrations"].append(
+                {"from": r["from_segment"], "to": r["to_segment"], "customers": r["customers"]}
+            )
+    return out
