@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "generate": ("write synthetic order lines with planted behaviour groups", commands.add_generate_args),
     "features": ("compute point-in-time features as of a date: features/", commands.add_features_args),
     "fit": ("fit per-axis scalers and KMeans on a features snapshot: models/", commands.add_fit_args),
+    "name": ("(re)name a model's segments with Claude, or keep the deterministic names", commands.add_name_args),
     "score": ("compute features and score every customer as of a date: customer_profiles/", commands.add_score_args),
     "profile": ("print one customer's profile (the Level 3 document) as JSON", commands.add_profile_args),
     "snapshot": (

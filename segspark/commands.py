@@ -167,7 +167,7 @@ def do_fit(ctx: RunContext, as_of: date, previous: str | None) -> str:
         manifest, path = run_fit(
             ctx.spark, root=ctx.root, mapping=ctx.mapping, as_of=as_of.isoformat(),
             axes_file=ctx.config.get("features.axes_file"), cfg=ctx.config.section("fit"),
-            previous=previous, skipped=skipped,
+            previous=previous, skipped=skipped, naming=ctx.config.section("naming"),
         )  # fmt: skip
         info.update(model_version=manifest.model_version, model=path,
                     k={a: m.k for a, m in manifest.axes.items()}, archetypes=len(manifest.archetypes))  # fmt: skip
@@ -197,6 +197,42 @@ def _features(config: Config, args: argparse.Namespace) -> int:
         return [f"features: {ctx.root}/features/snapshot_date={as_of}"]
 
     return _single_step(config, args.source, action)
+
+
+def add_name_args(p: argparse.ArgumentParser) -> None:
+    """Options of `segspark name`."""
+    p.add_argument("--model", help="model directory (default: the newest model in the warehouse)")
+
+
+def _name(config: Config, args: argparse.Namespace) -> int:
+    from segspark.model.claude_names import NamingSettings
+    from segspark.model.manifest import load_manifest, model_dir, save_manifest
+    from segspark.model.step import name_and_cache
+
+    ctx = make_context(config)
+    root = _warehouse_of(args.model) if args.model else ctx.root
+    manifest = load_manifest(args.model or root)
+    directory = model_dir(root, manifest.model_version)
+    with step("name", ctx.summary):
+        named = name_and_cache(manifest, directory, NamingSettings.from_config(config.section("naming")))
+    save_manifest(root, named)
+    print(f"model {named.model_version}: {directory}")
+    for axis_name, axis in named.axes.items():
+        print(f"  {axis_name}")
+        for sid, label, source in zip(axis.segment_ids, axis.names, axis.name_sources or ["deterministic"] * axis.k,
+                                      strict=True):  # fmt: skip
+            print(f"      {sid:<34} {label:<42} ({source})")
+    return 0
+
+
+def _warehouse_of(model: str) -> str:
+    """The warehouse root of a model directory <root>/models/<version>."""
+    from pathlib import PurePosixPath
+
+    parent = PurePosixPath(model.rstrip("/")).parent
+    if parent.name != "models":
+        raise ConfigError(f"--model {model} is not a directory under <warehouse>/models/")
+    return str(parent.parent)
 
 
 def add_score_args(p: argparse.ArgumentParser) -> None:
@@ -289,7 +325,7 @@ def latest_model(root: str) -> str | None:
 
 HANDLERS = {
     "validate": _validate, "generate": _generate, "features": _features, "fit": _fit,
-    "score": _score, "profile": _profile, "run": _run,
+    "name": _name, "score": _score, "profile": _profile, "run": _run,
 }  # fmt: skip
 
 

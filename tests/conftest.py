@@ -15,6 +15,14 @@ DATA = REPO / "data"
 FIXTURES = Path(__file__).resolve().parent / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_claude_key() -> Iterator[None]:
+    """No test reaches the real API: a key in the caller's environment is hidden for the whole session."""
+    saved = {k: os.environ.pop(k) for k in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL") if k in os.environ}
+    yield
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
     """A local[2] session with the settings segspark itself uses."""

@@ -34,7 +34,7 @@ def axis(
         sizes=[10] * k,
         silhouette_by_k={str(k): 0.5},
         k=k,
-        population={},
+        population={f: {"min": 0.0, "median": 1.0, "max": 10.0} for f in features},
     )
 
 

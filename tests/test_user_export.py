@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
@@ -15,7 +20,8 @@ from segspark.ingest.validate import validate
 from segspark.mapping import load_mapping
 from segspark.model.manifest import load_manifest
 from segspark.tables import read_partitions
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, REPO
+from tests.fake_claude import fake_claude
 
 
 def test_shop_export_ingests(spark: SparkSession, warehouse: str) -> None:
@@ -73,7 +79,9 @@ def test_shop_export_is_segmented_by_segspark_run(spark: SparkSession, shop_run:
     for axis in model.axes.values():
         assert sum(axis.sizes) == 3
     summary = json.loads(next((root / "runs").glob("*/summary.json")).read_text())
-    assert list(summary["steps"]) == ["validate", "features", "fit", "score", "backfill", "drift"]
+    assert list(summary["steps"]) == [
+        "validate", "features", "fit", "score", "features@2023-05-01", "score@2023-05-01", "backfill", "drift",
+    ]  # fmt: skip
     assert summary["steps"]["backfill"]["dates"] == ["2023-05-01"]
     profiles = read_partitions(
         spark, root=str(root), table="customer_profiles", key="snapshot_date", values=["2023-06-01"]
@@ -105,3 +113,71 @@ def test_score_and_profile_commands(shop_run: Path, capsys: pytest.CaptureFixtur
     # Without --as-of the newest snapshot (1 June) is used.
     assert main(["profile", "--customer", "K-003", *common]) == 0
     assert json.loads(capsys.readouterr().out)["snapshot_date"] == "2023-06-01"
+
+
+def _copy(shop_run: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "wh"
+    shutil.copytree(shop_run, root)
+    return root
+
+
+def _good_reply(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    payload = json.loads(body["messages"][0]["content"])
+    axis = payload["axis"].split("_")[0]
+    segments = [{"id": s["id"], "name": f"{axis}_group_{i}", "interpretation": f"Group {i} of {axis}."}
+                for i, s in enumerate(payload["segments"])]  # fmt: skip
+    text = json.dumps({"segments": segments})
+    return 200, {"id": "m", "type": "message", "role": "assistant", "model": "x", "stop_reason": "end_turn",
+                 "stop_sequence": None, "content": [{"type": "text", "text": text}],
+                 "usage": {"input_tokens": 1, "output_tokens": 1}}  # fmt: skip
+
+
+def test_naming_sends_no_customer_or_product_text(
+    shop_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _copy(shop_run, tmp_path)
+    with fake_claude(_good_reply) as fake:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-0002")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+        assert main(["name", "--set", f"warehouse.root={root}"]) == 0
+        model = load_manifest(str(root))
+        assert len(fake.requests) == len(model.axes)
+        bodies = json.dumps([body for _, body in fake.requests])
+        # Customer ids, order ids, product ids and category texts of the input never leave.
+        for text in ("K-001", "K-002", "K-003", "T100", "S103", "A-1", "A-2", "garden", "kitchen", "books", "toys"):
+            assert text not in bodies, text
+        assert all(ax.name_sources == ["claude"] * ax.k for ax in model.axes.values())
+        assert model.axes["purchase_frequency"].names[0] == "purchase_group_0"
+        # A second `segspark name` on the same model: answered from the cache, no request.
+        assert main(["name", "--set", f"warehouse.root={root}"]) == 0
+        assert len(fake.requests) == len(model.axes)
+
+
+def test_canary_key_is_never_written(shop_run: Path, tmp_path: Path) -> None:
+    canary = "sk-canary-" + "7f3a9c1e5b2d4860"
+    root = _copy(shop_run, tmp_path)
+    events = tmp_path / "events"
+    events.mkdir()
+    overlay = tmp_path / "eventlog.yaml"
+    overlay.write_text(
+        f"spark:\n  extra:\n    spark.eventLog.enabled: 'true'\n    spark.eventLog.dir: 'file://{events}'\n"
+    )
+    with fake_claude(lambda body: (500, {"type": "error", "error": {"type": "api_error", "message": "boom"}})) as fake:
+        env = {**os.environ, "ANTHROPIC_API_KEY": canary, "ANTHROPIC_BASE_URL": fake.url,
+               "PYSPARK_PYTHON": sys.executable}  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "segspark.cli", "fit", "-v", "--as-of", "2023-06-01",
+             "--source", str(FIXTURES / "shop_export.yaml"), "--config", str(overlay),
+             "--set", f"warehouse.root={root}", "--set", "fit.k_max=3", "--set", "fit.save_mllib=false",
+             "--set", "naming.max_retries=1"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    # The key was really in play: the fake API received it, and refused.
+    assert fake.requests and all(canary in " ".join(h.values()) for h, _ in fake.requests)
+    assert "API status 500" in done.stderr
+    assert canary not in done.stdout and canary not in done.stderr
+    written = [p for p in [*root.rglob("*"), *events.rglob("*")] if p.is_file()]
+    assert any(p.parent == events or events in p.parents for p in written), "no Spark event log was written"
+    for path in written:
+        assert canary.encode() not in path.read_bytes(), path

@@ -107,11 +107,15 @@ def _axis_model(
         old = dict(zip(previous.segment_ids, zip(previous.names, previous.interpretations, strict=True), strict=True))
         names = [old[i][0] if i in lineage["matched"] else n for i, n in zip(ids, names, strict=True)]
     interpretations = [naming.interpretation(features, row, medians) for row in original]
+    sources = ["deterministic"] * len(ids)
     if previous is not None and lineage.get("matched"):
         old_i = dict(zip(previous.segment_ids, previous.interpretations, strict=True))
         interpretations = [
             old_i[i] if i in lineage["matched"] else t for i, t in zip(ids, interpretations, strict=True)
         ]
+        prev_sources = previous.name_sources if len(previous.name_sources) == previous.k else []
+        old_s = dict(zip(previous.segment_ids, prev_sources, strict=False))
+        sources = [old_s.get(i, "deterministic") if i in lineage["matched"] else "deterministic" for i in ids]
     warnings = []
     best = fitted.silhouette_by_k[fitted.k]
     if best < min_silhouette:
@@ -138,6 +142,8 @@ def _axis_model(
         k_search_rows=fitted.search_rows,
         warnings=warnings,
         lineage=lineage,
+        name_sources=sources,
+        name_source="claude" if "claude" in sources else "deterministic",
     )
 
 

@@ -46,6 +46,7 @@ class AxisModel:
     warnings: list[str] = field(default_factory=list)
     lineage: dict[str, Any] = field(default_factory=dict)
     name_source: str = "deterministic"
+    name_sources: list[str] = field(default_factory=list)  # per segment: claude or deterministic
 
     def centres(self) -> np.ndarray:
         """Scaled centres as an array (k x d)."""

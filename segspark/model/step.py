@@ -10,8 +10,10 @@ from pyspark.sql import SparkSession
 
 from segspark.features.axes import load_axes
 from segspark.mapping import SourceMapping
+from segspark.model.claude_names import CACHE_FILE, NamingSettings, load_cache, name_model, save_cache
 from segspark.model.fit import fit_model
 from segspark.model.manifest import Manifest, load_manifest, model_dir, save_manifest
+from segspark.paths import local_path
 from segspark.tables import read_partitions
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,7 @@ def run_fit(
     cfg: Mapping[str, Any],
     previous: str | None = None,
     skipped: Mapping[str, str] | None = None,
+    naming: Mapping[str, Any] | None = None,
 ) -> tuple[Manifest, str]:
     """Fit on features/snapshot_date=as_of, save the model, return (manifest, its directory)."""
     features = read_partitions(spark, root=root, table="features", key="snapshot_date", values=[as_of]).drop(
@@ -36,10 +39,24 @@ def run_fit(
     manifest, fits = fit_model(
         features, load_axes(axes_file), as_of=as_of, source=mapping.name, cfg=cfg, previous=prev, skipped=skipped
     )
+    base = model_dir(root, manifest.model_version)
+    if naming is not None:
+        manifest = name_and_cache(manifest, base, NamingSettings.from_config(naming), previous)
     if cfg.get("save_mllib", True):
-        base = model_dir(root, manifest.model_version)
         for axis, fitted in fits.items():
             fitted.scaler.write().overwrite().save(f"{base}/mllib/{axis}/scaler")
             fitted.kmeans.write().overwrite().save(f"{base}/mllib/{axis}/kmeans")
     path = save_manifest(root, manifest)  # last: the manifest makes the directory a model
     return manifest, path
+
+
+def name_and_cache(
+    manifest: Manifest, directory: str, settings: NamingSettings, previous: str | None = None, http_client: Any = None
+) -> Manifest:
+    """Name the model's axes (cache of this and the previous model first) and save the cache with the model."""
+    cache = load_cache(local_path(directory).as_posix(), local_path(previous).as_posix() if previous else None)
+    size = len(cache)
+    named = name_model(manifest, settings, cache, http_client)
+    if len(cache) != size or not (local_path(directory) / CACHE_FILE).exists():
+        save_cache(local_path(directory).as_posix(), cache)
+    return named
