@@ -67,8 +67,8 @@ def print_drift_summary(summary: dict[str, Any]) -> None:
         alerts = ", ".join(f"{k} {v:,}" for k, v in sorted(entry["alerts"].items()))
         print(f"  vs {base}: {entry['customers']:,} customers; {alerts}; migrated {entry['migrated']:,}; "
               f"churn risk HIGH {entry['churn'].get('HIGH', 0):,}")  # fmt: skip
-        for flow in entry.get("top_migrations", [])[:3]:
-            print(f"      {flow['customers']:>6,}  {flow['from']} -> {flow['to']}")
+        for move in entry.get("top_moves", []):
+            print(f"      {move['customers']:>6,}  {move['axis']}: {move['from']} -> {move['to']}")
 
 
 def do_drift(ctx: RunContext, as_of: date) -> str:

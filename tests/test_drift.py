@@ -10,7 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from segspark.history.drift import DriftRules, Segments, alert, churn_risk, customer_drift, trend
-from segspark.history.population import population_drift
+from segspark.history.population import flows_by_baseline, mean_memberships, population_drift, psi
 from segspark.score.spark import PROFILE_SCHEMA
 
 FREQ = ["high_frequency", "medium_frequency", "low_frequency"]
@@ -149,18 +149,20 @@ def test_population_tables(spark: SparkSession) -> None:
     then = [profile("C1", [0.9, 0.08, 0.02], [0.5, 0.5], "A"), profile("C2", [0.9, 0.08, 0.02], [0.6, 0.4], "A"),
             profile("C3", [0.9, 0.08, 0.02], [0.5, 0.5], "A")]  # fmt: skip
     cur, base = frame(spark, now), frame(spark, then)
-    d = customer_drift(cur, base, days=7, baseline_date="b", segments=SEGMENTS, archetype_axes=["purchase_frequency"],
-                       rules=DriftRules())  # fmt: skip
-    pop = population_drift(cur, base, d, baseline_date="b", days=7, segments=SEGMENTS, top_flows=10).collect()
+    values = psi(mean_memberships(cur, SEGMENTS.current), mean_memberships(base, SEGMENTS.base), SEGMENTS)
+    pop = population_drift(cur, base, baseline_date="b", days=7, segments=SEGMENTS, psi_values=values).collect()
     moves = {(r.axis, r.from_segment, r.to_segment): r.customers for r in pop if r.kind == "transition"}
     assert moves[("purchase_frequency", "high_frequency", "medium_frequency")] == 2
     assert moves[("purchase_frequency", "high_frequency", "high_frequency")] == 1
-    flows = [(r.from_segment, r.to_segment, r.customers) for r in pop if r.kind == "archetype_flow"]
-    assert flows == [("A", "B", 2)]
-    psi = {r.axis: r.value for r in pop if r.kind == "psi"}
+    assert moves[("purchase_value", "high_value", "high_value")] == 3
+    got = {r.axis: r.value for r in pop if r.kind == "psi"}
     # By hand: mean memberships now (0.4333, 0.4933, 0.0733), then (0.9, 0.08, 0.02).
     p_now = [(0.2 + 0.9 + 0.2) / 3, (0.7 + 0.08 + 0.7) / 3, (0.1 + 0.02 + 0.1) / 3]
     p_then = [0.9, 0.08, 0.02]
     expected = sum((a - b) * math.log(a / b) for a, b in zip(p_now, p_then, strict=True))
-    assert psi["purchase_frequency"] == pytest.approx(expected, rel=1e-9)
-    assert psi["purchase_value"] == pytest.approx(0.0, abs=1e-12)
+    assert got["purchase_frequency"] == pytest.approx(expected, rel=1e-9)
+    assert got["purchase_value"] == pytest.approx(0.0, abs=1e-12)
+    d = customer_drift(cur, base, days=7, baseline_date="b", segments=SEGMENTS, archetype_axes=["purchase_frequency"],
+                       rules=DriftRules())  # fmt: skip
+    flows = [(r.from_segment, r.to_segment, r.customers) for r in flows_by_baseline(d, 10).collect()]
+    assert flows == [("A", "B", 2)]

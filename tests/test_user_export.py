@@ -83,6 +83,17 @@ def test_shop_export_is_segmented_by_segspark_run(spark: SparkSession, shop_run:
         "validate", "features", "fit", "score", "features@2023-05-01", "score@2023-05-01", "backfill", "drift",
     ]  # fmt: skip
     assert summary["steps"]["backfill"]["dates"] == ["2023-05-01"]
+    # Drift of 1 June against 1 May: the customers present on both dates (K-003 first ordered on 7 May).
+    drift = read_partitions(spark, root=str(root), table="drift", key="snapshot_date", values=["2023-06-01"])
+    rows = {r.customer_id: r for r in drift.collect()}
+    assert sorted(rows) == ["K-001", "K-002"]
+    assert {r.baseline_date for r in rows.values()} == {"2023-05-01"} and rows["K-001"].days_elapsed == 31
+    assert set(rows["K-001"].alert) == set(model.axes)
+    population = read_partitions(
+        spark, root=str(root), table="drift_population", key="snapshot_date", values=["2023-06-01"]
+    )
+    kinds = {r.kind for r in population.select("kind").distinct().collect()}
+    assert {"transition", "psi"} <= kinds
     profiles = read_partitions(
         spark, root=str(root), table="customer_profiles", key="snapshot_date", values=["2023-06-01"]
     )

@@ -14,7 +14,8 @@ per (baseline, kind, axis, from, to):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -68,59 +69,65 @@ def transitions(current: DataFrame, base: DataFrame, axes: Sequence[str]) -> Dat
     )
 
 
-def archetype_flows(drift: DataFrame, top: int) -> DataFrame:
-    """from_segment (archetype), to_segment (archetype), customers: the largest migrations."""
-    ranked = Window.orderBy(F.desc("customers"), "from_segment", "to_segment")
-    return (
-        drift.filter(F.col("migrated"))
-        .groupBy(F.col("from_archetype").alias("from_segment"), F.col("to_archetype").alias("to_segment"))
-        .agg(F.count(F.lit(1)).alias("customers"))
-        .withColumn("rank", F.row_number().over(ranked))  # one row per distinct flow: a small window
-        .filter(F.col("rank") <= top)
-        .drop("rank")
-    )
+def mean_memberships(df: DataFrame, segments: Mapping[str, Sequence[str]]) -> dict[tuple[str, str], float]:
+    """Mean membership of every (axis, segment) over all customers of a snapshot (one aggregate job)."""
+    pairs = [(a, s) for a, segs in segments.items() for s in segs]
+    if not pairs:
+        return {}
+    row = df.agg(*[F.avg(F.col("segment_memberships")[a][s]).alias(f"p{i}") for i, (a, s) in enumerate(pairs)]).first()
+    return {pair: float(row[f"p{i}"]) for i, pair in enumerate(pairs) if row is not None and row[f"p{i}"] is not None}
 
 
-def _mean_memberships(df: DataFrame, segments: Segments, side: str) -> DataFrame:
-    pairs = [(a, s) for a in segments.axes() for s in segments.shared(a)]
-    cells = F.array(
-        *[F.struct(F.lit(a).alias("axis"), F.lit(s).alias("segment"),
-                   F.col("segment_memberships")[a][s].alias("m")) for a, s in pairs]
-    )  # fmt: skip
-    means = df.select(F.explode(cells).alias("x")).select("x.*").groupBy("axis", "segment").agg(F.avg("m").alias("p"))
-    # Renormalise over the shared segments (they are all of them within one model).
-    total = Window.partitionBy("axis").rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-    return means.select("axis", "segment", (F.col("p") / F.sum("p").over(total)).alias(side))
-
-
-def psi(current: DataFrame, base: DataFrame, segments: Segments) -> DataFrame:
-    """axis, value: the population stability index of each axis's mean memberships."""
-    if not any(segments.shared(a) for a in segments.axes()):
-        return current.sparkSession.createDataFrame([], "axis string, value double")
-    now = _mean_memberships(current, segments, "now")
-    then = _mean_memberships(base, segments, "then")
-    p_now = F.greatest(F.col("now"), F.lit(PSI_FLOOR))
-    p_then = F.greatest(F.col("then"), F.lit(PSI_FLOOR))
-    return (
-        now.join(then, ["axis", "segment"], how="inner")
-        .groupBy("axis")
-        .agg(F.sum((p_now - p_then) * F.log(p_now / p_then)).alias("value"))
-    )
+def psi(
+    now: Mapping[tuple[str, str], float], then: Mapping[tuple[str, str], float], segments: Segments
+) -> list[tuple[str, float]]:
+    """(axis, PSI) from mean memberships, over the segments both sides share (renormalised to sum to 1)."""
+    out = []
+    for axis in segments.axes():
+        shared = [s for s in segments.shared(axis) if (axis, s) in now and (axis, s) in then]
+        if not shared:
+            continue
+        total_now = sum(now[(axis, s)] for s in shared) or 1.0
+        total_then = sum(then[(axis, s)] for s in shared) or 1.0
+        value = 0.0
+        for s in shared:
+            p = max(now[(axis, s)] / total_now, PSI_FLOOR)
+            q = max(then[(axis, s)] / total_then, PSI_FLOOR)
+            value += (p - q) * math.log(p / q)
+        out.append((axis, value))
+    return out
 
 
 def population_drift(
     current: DataFrame,
     base: DataFrame,
-    drift: DataFrame,
     *,
     baseline_date: str,
     days: int,
     segments: Segments,
-    top_flows: int,
+    psi_values: Sequence[tuple[str, float]],
 ) -> DataFrame:
-    """The three population tables of one baseline, in the POPULATION schema."""
-    return (
-        _shape(transitions(current, base, segments.axes()), baseline_date, days, "transition")
-        .unionByName(_shape(archetype_flows(drift, top_flows), baseline_date, days, "archetype_flow"))
-        .unionByName(_shape(psi(current, base, segments), baseline_date, days, "psi"))
+    """Transitions and PSI of one baseline, in the POPULATION schema (flows come from the drift table)."""
+    spark = current.sparkSession
+    psi_df = spark.createDataFrame([(a, float(v)) for a, v in psi_values], "axis string, value double")
+    return _shape(transitions(current, base, segments.axes()), baseline_date, days, "transition").unionByName(
+        _shape(psi_df, baseline_date, days, "psi")
     )
+
+
+def flows_by_baseline(drift: DataFrame, top: int) -> DataFrame:
+    """The largest archetype migrations of every baseline of a drift partition, in the POPULATION schema."""
+    ranked = Window.partitionBy("baseline_date").orderBy(F.desc("customers"), "from_segment", "to_segment")
+    return (
+        drift.filter(F.col("migrated"))
+        .groupBy("baseline_date", "days_elapsed", F.col("from_archetype").alias("from_segment"),
+                 F.col("to_archetype").alias("to_segment"))
+        .agg(F.count(F.lit(1)).alias("customers"))
+        .withColumn("rank", F.row_number().over(ranked))
+        .filter(F.col("rank") <= top)
+        .select(
+            "baseline_date", F.col("days_elapsed").cast("int").alias("days_elapsed"),
+            F.lit("archetype_flow").alias("kind"), F.lit(None).cast("string").alias("axis"),
+            "from_segment", "to_segment", "customers", F.lit(None).cast("double").alias("value"),
+        )
+    )  # fmt: skip

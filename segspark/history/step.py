@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segspark.exc import MissingInputError, SegsparkError
 from segspark.history.drift import TREND, DriftRules, Segments, customer_drift, trend
-from segspark.history.population import population_drift
+from segspark.history.population import flows_by_baseline, mean_memberships, population_drift, psi
 from segspark.model.manifest import Manifest, load_manifest, model_dir
 from segspark.score.step import PROFILES
 from segspark.tables import Commit, committed, read_partitions, write_partition
@@ -110,52 +111,75 @@ def run_drift(spark: SparkSession, *, root: str, as_of: date, cfg: Mapping[str, 
     rules = DriftRules.from_config(cfg)
     models: dict[str, Manifest] = {}
     current_model = _model_of(spark, root, day, models)
-    current = _snapshot(spark, root, day)
+    # Snapshots are small next to the orders; each is read many times below.
+    current = _snapshot(spark, root, day).persist(StorageLevel.MEMORY_AND_DISK)
+    now_means = mean_memberships(current, _segments(current_model))
+    cached = [current]
     frames, population = [], []
-    for days, base_day in baselines:
-        segments = Segments(_segments(current_model), _segments(_model_of(spark, root, base_day, models)))
-        base = _snapshot(spark, root, base_day)
-        d = customer_drift(
-            current, base, days=days, baseline_date=base_day, segments=segments,
-            archetype_axes=current_model.archetype_axes, rules=rules,
-        )  # fmt: skip
-        frames.append(d)
-        population.append(population_drift(current, base, d, baseline_date=base_day, days=days,
-                                           segments=segments, top_flows=int(cfg["top_flows"])))  # fmt: skip
-    drift = frames[0]
-    for frame in frames[1:]:
-        drift = drift.unionByName(frame)
-    drift = drift.join(_trends(spark, root, as_of, available, models), "customer_id", how="left")
-    commit = write_partition(drift, root=root, table="drift", key="snapshot_date", value=day, run_id=run_id)
-    pop = population[0]
-    for frame in population[1:]:
-        pop = pop.unionByName(frame)
-    pop_commit = write_partition(pop, root=root, table="drift_population", key="snapshot_date", value=day,
-                                 run_id=run_id)  # fmt: skip
+    try:
+        for days, base_day in baselines:
+            base_model = _model_of(spark, root, base_day, models)
+            segments = Segments(_segments(current_model), _segments(base_model))
+            base = _snapshot(spark, root, base_day).persist(StorageLevel.MEMORY_AND_DISK)
+            cached.append(base)
+            frames.append(
+                customer_drift(current, base, days=days, baseline_date=base_day, segments=segments,
+                               archetype_axes=current_model.archetype_axes, rules=rules)
+            )  # fmt: skip
+            values = psi(now_means, mean_memberships(base, _segments(base_model)), segments)
+            population.append(population_drift(current, base, baseline_date=base_day, days=days,
+                                               segments=segments, psi_values=values))  # fmt: skip
+        drift = _union(frames).join(_trends(spark, root, as_of, available, models), "customer_id", how="left")
+        commit = write_partition(drift, root=root, table="drift", key="snapshot_date", value=day, run_id=run_id)
+        written = read_partitions(spark, root=root, table="drift", key="snapshot_date", values=[day]).drop(
+            "snapshot_date"
+        )
+        pop = _union(population).unionByName(flows_by_baseline(written, int(cfg["top_flows"])))
+        pop_commit = write_partition(pop, root=root, table="drift_population", key="snapshot_date", value=day,
+                                     run_id=run_id)  # fmt: skip
+    finally:
+        for df in cached:
+            df.unpersist()
     result = DriftResult(as_of, [d for _, d in baselines], commit, pop_commit)
-    result.summary = drift_summary(spark, root, day, rules.frequency_axis)
+    result.summary = drift_summary(spark, root, day, current_model)
     return result
 
 
-def drift_summary(spark: SparkSession, root: str, day: str, frequency_axis: str, top: int = 5) -> dict[str, Any]:
-    """Small aggregates of a committed drift partition: alert counts, top migrations, churn risks, per baseline."""
+def _union(frames: Sequence[DataFrame]) -> DataFrame:
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.unionByName(frame)
+    return out
+
+
+def drift_summary(spark: SparkSession, root: str, day: str, model: Manifest, top: int = 3) -> dict[str, Any]:
+    """Small aggregates of a committed drift partition, per baseline: alert counts, churn risks, migrations and
+    the most common segment moves (named)."""
     drift = read_partitions(spark, root=root, table="drift", key="snapshot_date", values=[day])
-    out: dict[str, Any] = {"frequency_axis": frequency_axis, "baselines": {}}
-    alerts = drift.groupBy("baseline_date", "overall_alert").count().collect()  # a few rows
-    risks = drift.groupBy("baseline_date", "churn_risk").count().collect()
-    migrated = drift.groupBy("baseline_date").agg(F.count_if("migrated").alias("n"), F.count(F.lit(1)).alias("all"))
-    for r in migrated.collect():
-        out["baselines"][r["baseline_date"]] = {"customers": r["all"], "migrated": r["n"], "alerts": {}, "churn": {}}
-    for r in alerts:
-        out["baselines"][r["baseline_date"]]["alerts"][r["overall_alert"]] = r["count"]
-    for r in risks:
-        out["baselines"][r["baseline_date"]]["churn"][str(r["churn_risk"])] = r["count"]
-    flows = read_partitions(spark, root=root, table="drift_population", key="snapshot_date", values=[day])
-    ranked = flows.filter(F.col("kind") == "archetype_flow").orderBy("baseline_date", F.desc("customers"))
-    for r in ranked.collect():  # at most top_flows rows per baseline
-        entry = out["baselines"].get(r["baseline_date"])
-        if entry is not None and len(entry.setdefault("top_migrations", [])) < top:
-            entry["top_migrations"].append(
-                {"from": r["from_segment"], "to": r["to_segment"], "customers": r["customers"]}
-            )
+    names = {(a, sid): n for a, ax in model.axes.items() for sid, n in zip(ax.segment_ids, ax.names, strict=True)}
+    out: dict[str, Any] = {"baselines": {}}
+    counts = drift.groupBy("baseline_date", "overall_alert", "churn_risk", "migrated").count().collect()  # few rows
+    for r in counts:
+        entry = out["baselines"].setdefault(
+            r["baseline_date"], {"customers": 0, "migrated": 0, "alerts": {}, "churn": {}, "top_moves": []}
+        )
+        entry["customers"] += r["count"]
+        entry["migrated"] += r["count"] if r["migrated"] else 0
+        entry["alerts"][r["overall_alert"]] = entry["alerts"].get(r["overall_alert"], 0) + r["count"]
+        risk = str(r["churn_risk"])
+        entry["churn"][risk] = entry["churn"].get(risk, 0) + r["count"]
+    moves = (
+        drift.select("baseline_date", F.explode("axes_changed").alias("c"))
+        .groupBy("baseline_date", "c.axis", "c.from", "c.to")
+        .count()
+        .orderBy("baseline_date", F.desc("count"), "axis", "from", "to")
+        .collect()  # at most (axes x segments^2) rows per baseline
+    )
+    for r in moves:
+        entry = out["baselines"][r["baseline_date"]]
+        if len(entry["top_moves"]) < top:
+            entry["top_moves"].append({
+                "axis": r["axis"], "from": names.get((r["axis"], r["from"]), r["from"]),
+                "to": names.get((r["axis"], r["to"]), r["to"]), "customers": r["count"],
+            })  # fmt: skip
     return out
