@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from segspark import commands, commands_history
+from segspark import commands, commands_history, commands_lookalike
 from segspark.config import load_config
 from segspark.exc import ConfigError, SegsparkError
 
@@ -33,6 +33,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
         commands_history.add_backfill_args,
     ),
     "drift": ("compare snapshot D with its baselines: drift/ and drift_population/", commands_history.add_drift_args),
+    "lookalikes": (
+        "the customers most similar to a seed list (exact cosine on fingerprints)",
+        commands_lookalike.add_lookalikes_args,
+    ),
     "run": ("the whole pipeline in order on the configured source", commands.add_run_args),
 }
 

@@ -332,6 +332,10 @@ HANDLERS = {
 def dispatch(command: str, config: Config, args: argparse.Namespace) -> int:
     """Run one subcommand."""
     from segspark import commands_history as history
+    from segspark.commands_lookalike import lookalikes
 
-    handlers = {**HANDLERS, "snapshot": history.snapshot, "backfill": history.backfill, "drift": history.drift}
+    handlers = {
+        **HANDLERS, "snapshot": history.snapshot, "backfill": history.backfill, "drift": history.drift,
+        "lookalikes": lookalikes,
+    }  # fmt: skip
     return handlers[command](config, args)

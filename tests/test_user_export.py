@@ -179,7 +179,7 @@ def test_canary_key_is_never_written(shop_run: Path, tmp_path: Path) -> None:
         done = subprocess.run(
             [sys.executable, "-m", "segspark.cli", "fit", "-v", "--as-of", "2023-06-01",
              "--source", str(FIXTURES / "shop_export.yaml"), "--config", str(overlay),
-             "--set", f"warehouse.root={root}", "--set", "fit.k_max=3", "--set", "fit.save_mllib=false",
+             "--set", f"warehouse.root={root}", "--set", "fit.k_max=2", "--set", "fit.save_mllib=false",
              "--set", "naming.max_retries=1"],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
@@ -192,3 +192,25 @@ def test_canary_key_is_never_written(shop_run: Path, tmp_path: Path) -> None:
     assert any(p.parent == events or events in p.parents for p in written), "no Spark event log was written"
     for path in written:
         assert canary.encode() not in path.read_bytes(), path
+
+
+def test_lookalikes_command(shop_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seeds = tmp_path / "seeds.csv"
+    seeds.write_text("customer_id\nK-001\nnobody\n")
+    csv = tmp_path / "audience_csv"
+    common = ["--set", f"warehouse.root={shop_run}"]
+    assert main(["lookalikes", "--seeds", str(seeds), "--k", "5", "--as-of", "2023-06-01", "--csv", str(csv),
+                 *common]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "skipped 1 seed(s) without a profile: nobody" in out
+    # Three customers: K-001's neighbours are the two others, best first.
+    lines = next(csv.glob("part-*.csv")).read_text().splitlines()
+    assert lines[0] == "seed_id,rank,customer_id,similarity"
+    rows = [line.split(",") for line in lines[1:]]
+    assert [(r[0], r[1]) for r in rows] == [("K-001", "1"), ("K-001", "2")]
+    assert {r[2] for r in rows} == {"K-002", "K-003"}
+    assert float(rows[0][3]) >= float(rows[1][3])
+    empty = tmp_path / "empty.txt"
+    empty.write_text("customer_id\n\n")
+    assert main(["lookalikes", "--seeds", str(empty), *common]) == 1
+    assert "seed list is empty" in capsys.readouterr().err

@@ -52,7 +52,7 @@ class NamingSettings:
     """The `naming` config section."""
 
     enabled: bool = True
-    model: str = "claude-sonnet-4-5"
+    model: str = "claude-sonnet-5-5"
     timeout_s: float = 30.0
     max_retries: int = 2
     max_tokens: int = 2000

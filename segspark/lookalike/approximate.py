@@ -1,0 +1,164 @@
+"""Approximate k nearest neighbours of every customer: random-projection LSH on unit fingerprints.
+
+On L2-normalised vectors Euclidean order equals cosine order, so hashing unit
+vectors with random hyperplanes (one bit per hyperplane: which side the vector
+is on) puts customers with a small angle between them in the same bucket with
+high probability. `tables` independent hash tables of `bits` hyperplanes each
+give every customer several chances to meet its neighbours; within a bucket
+the similarities are exact (numpy, in a grouped Arrow pass). A bucket larger
+than `max_bucket` is cut into overlapping windows along one more random
+direction, so the work per group stays bounded whatever the data. Optionally
+buckets are blocked by archetype (neighbours are then found within it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.window import Window
+
+from segspark.lookalike.core import unit_rows
+from segspark.lookalike.exact import fingerprints
+
+NEIGHBOURS = T.StructType(
+    [
+        T.StructField("customer_id", T.StringType(), False),
+        T.StructField("rank", T.IntegerType(), False),
+        T.StructField("neighbour_id", T.StringType(), False),
+        T.StructField("similarity", T.DoubleType(), False),
+    ]
+)
+_HASHED = T.StructType(
+    [
+        T.StructField("customer_id", T.StringType(), False),
+        T.StructField("block", T.StringType(), False),
+        T.StructField("unit", T.ArrayType(T.DoubleType(), containsNull=False), False),
+    ]
+)
+_PAIRS = T.StructType(
+    [
+        T.StructField("customer_id", T.StringType(), False),
+        T.StructField("neighbour_id", T.StringType(), False),
+        T.StructField("similarity", T.DoubleType(), False),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class LshSettings:
+    """The `lookalikes.lsh` config section."""
+
+    tables: int = 6
+    bits: int = 10
+    max_bucket: int = 2000
+    seed: int = 17
+    by_archetype: bool = False
+
+
+def hyperplanes(settings: LshSettings, dim: int) -> np.ndarray:
+    """tables x bits x dim random normal directions, plus one spare per table for splitting big buckets."""
+    rng = np.random.default_rng(settings.seed)
+    return rng.standard_normal((settings.tables, settings.bits + 1, dim))
+
+
+def bucket_ids(unit: np.ndarray, planes: np.ndarray) -> np.ndarray:
+    """n x tables bucket numbers: the sign pattern of the projections, as an integer."""
+    bits = planes.shape[1] - 1
+    weights = 1 << np.arange(bits, dtype=np.int64)
+    signs = np.einsum("nd,tbd->ntb", unit, planes[:, :bits, :]) > 0
+    return np.asarray((signs * weights).sum(axis=2), dtype=np.int64)
+
+
+def _hasher(settings: LshSettings, dim: int) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    planes = hyperplanes(settings, dim)
+    schema = pa.schema([pa.field("customer_id", pa.string(), False), pa.field("block", pa.string(), False),
+                        pa.field("unit", pa.list_(pa.float64()), False)])  # fmt: skip
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            n = batch.num_rows
+            if n == 0:
+                continue
+            unit = unit_rows(fingerprints(batch))
+            buckets = bucket_ids(unit, planes)
+            prefix = (
+                batch.column("archetype_id").to_numpy(zero_copy_only=False).astype(str)
+                if settings.by_archetype
+                else np.full(n, "", dtype=object)
+            )
+            ids = batch.column("customer_id")
+            flat = pa.array(unit.ravel())
+            offsets = pa.array(np.arange(0, n * unit.shape[1] + 1, unit.shape[1], dtype=np.int32))
+            vectors = pa.ListArray.from_arrays(offsets, flat)
+            for t in range(settings.tables):
+                block = np.char.add(np.char.add(prefix.astype(str), f"|{t}|"), buckets[:, t].astype(str))
+                yield pa.RecordBatch.from_arrays([ids, pa.array(block.tolist(), pa.string()), vectors], schema=schema)
+
+    return run
+
+
+def _windows(n: int, size: int) -> list[tuple[int, int]]:
+    """Half-overlapping windows of `size` over n sorted rows (one window when n <= size)."""
+    if n <= size:
+        return [(0, n)]
+    step = max(1, size // 2)
+    starts = [*range(0, n - size, step), n - size]
+    return [(s, s + size) for s in starts]
+
+
+def _group_neighbours(k: int, settings: LshSettings, dim: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    planes = hyperplanes(settings, dim)
+
+    def run(group: pd.DataFrame) -> pd.DataFrame:
+        ids = group["customer_id"].to_numpy(dtype=object)
+        unit = np.vstack(group["unit"].to_numpy()) if len(group) else np.empty((0, dim))
+        table = int(str(group["block"].iloc[0]).split("|")[1]) if len(group) else 0
+        # Big buckets: order along the table's spare direction, then overlapping windows.
+        order = np.lexsort((ids, unit @ planes[table, -1]))
+        ids, unit = ids[order], unit[order]
+        out_ids, out_nb, out_sim = [], [], []
+        for start, end in _windows(len(ids), settings.max_bucket):
+            sim = unit[start:end] @ unit[start:end].T
+            np.fill_diagonal(sim, -np.inf)
+            take = min(k, end - start - 1)
+            if take <= 0:
+                continue
+            best = np.argpartition(-sim, take - 1, axis=1)[:, :take]
+            rows = np.repeat(np.arange(end - start), take)
+            cols = best.ravel()
+            out_ids.append(ids[start:end][rows])
+            out_nb.append(ids[start:end][cols])
+            out_sim.append(sim[rows, cols])
+        if not out_ids:
+            # Typed empty columns: untyped ones fail Spark's Arrow conversion.
+            none = np.array([], dtype=object)
+            return pd.DataFrame({"customer_id": none, "neighbour_id": none, "similarity": np.array([], dtype=float)})
+        return pd.DataFrame(
+            {"customer_id": np.concatenate(out_ids), "neighbour_id": np.concatenate(out_nb),
+             "similarity": np.concatenate(out_sim)}
+        )  # fmt: skip
+
+    return run
+
+
+def approximate_neighbours(profiles: DataFrame, k: int, settings: LshSettings, dim: int) -> DataFrame:
+    """customer_id, rank, neighbour_id, similarity: every customer's approximate k nearest others (cosine)."""
+    cols = ["customer_id", "fingerprint", *(["archetype_id"] if settings.by_archetype else [])]
+    hashed = profiles.select(*cols).mapInArrow(_hasher(settings, dim), _HASHED)
+    pairs = hashed.groupBy("block").applyInPandas(_group_neighbours(k, settings, dim), _PAIRS)
+    # The same pair can come from several tables or windows: keep it once, then the global top k.
+    order = Window.partitionBy("customer_id").orderBy(F.desc("similarity"), F.asc("neighbour_id"))
+    return (
+        pairs.groupBy("customer_id", "neighbour_id")
+        .agg(F.max("similarity").alias("similarity"))
+        .withColumn("rank", F.row_number().over(order))
+        .filter(F.col("rank") <= k)
+        .select(*NEIGHBOURS.fieldNames())
+    )

@@ -1,0 +1,120 @@
+"""Exact lookalikes against a plain numpy brute force; seeds missing or absent; the audience mode."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from segspark.exc import SegsparkError
+from segspark.generate import uniform
+from segspark.lookalike.exact import audience, exact_lookalikes, load_seeds
+
+N, DIM, K = 3000, 12, 10
+
+
+def population(spark: SparkSession) -> DataFrame:
+    """Generated fingerprints; every 7th customer copies customer id-1's vector, so exact ties occur."""
+    base = spark.range(N).withColumn("src", F.when(F.col("id") % 7 == 0, F.greatest(F.col("id") - 1, F.lit(0)))
+                                     .otherwise(F.col("id")))  # fmt: skip
+    dims = [F.floor(uniform(5, f"d{j}", F.col("src")) * 8).cast("double") for j in range(DIM)]
+    return base.select(F.format_string("G%05d", "id").alias("customer_id"), F.array(*dims).alias("fingerprint"))
+
+
+def brute_force(ids: list[str], vectors: np.ndarray, seed: str, k: int) -> list[tuple[str, float]]:
+    """Cosine of the seed with every other customer, sorted by similarity then id."""
+    s = vectors[ids.index(seed)]
+    scored = []
+    for cid, v in zip(ids, vectors, strict=True):
+        if cid != seed:
+            dot = sum(a * b for a, b in zip(s, v, strict=True))
+            norm = math.sqrt(sum(a * a for a in s)) * math.sqrt(sum(b * b for b in v))
+            scored.append((cid, dot / norm if norm else 0.0))
+    scored.sort(key=lambda t: (-t[1], t[0]))
+    return scored[:k]
+
+
+def test_exact_equals_numpy_brute_force(spark: SparkSession) -> None:
+    pop = population(spark).repartition(5)
+    rows = pop.collect()
+    ids = [r.customer_id for r in rows]
+    vectors = np.array([r.fingerprint for r in rows], dtype=float)
+    seed_ids = [ids[i] for i in range(0, N, 157)]  # 20 seeds, several with an identical twin
+    got = exact_lookalikes(pop, load_seeds(pop, seed_ids), K).collect()
+    by_seed: dict[str, list[tuple[int, str, float]]] = {}
+    for r in got:
+        by_seed.setdefault(r.seed_id, []).append((r.rank, r.customer_id, r.similarity))
+    assert sorted(by_seed) == sorted(seed_ids)
+    ties = 0
+    for seed in seed_ids:
+        expected = brute_force(ids, vectors, seed, K)
+        mine = sorted(by_seed[seed])
+        assert [c for _, c, _ in mine] == [c for c, _ in expected], seed
+        assert [r for r, _, _ in mine] == list(range(1, K + 1))
+        for (_, _, s1), (_, s2) in zip(mine, expected, strict=True):
+            assert abs(s1 - s2) <= 1e-12
+        ties += len({round(s, 12) for _, s in expected}) < K
+    assert ties > 0  # the tie-break by id was exercised
+
+
+def test_missing_and_empty_seeds(spark: SparkSession) -> None:
+    pop = population(spark)
+    seeds = load_seeds(pop, ["G00001", "nobody", "G00002", "G00001", " "])
+    assert seeds.ids == ["G00001", "G00002"] and seeds.missing == ["nobody"]
+    with pytest.raises(SegsparkError, match="seed list is empty"):
+        load_seeds(pop, ["", "  "])
+    with pytest.raises(SegsparkError, match="none of the 2 seed"):
+        load_seeds(pop, ["x", "y"])
+
+
+def test_audience_is_the_ranked_union_without_seeds(spark: SparkSession) -> None:
+    pop = population(spark)
+    seeds = load_seeds(pop, ["G00010", "G00011", "G00500"])
+    per_seed = exact_lookalikes(pop, seeds, K)
+    best: dict[str, float] = {}
+    for r in per_seed.collect():
+        if r.customer_id not in seeds.ids:
+            best[r.customer_id] = max(best.get(r.customer_id, -1.0), r.similarity)
+    expected = sorted(best.items(), key=lambda t: (-t[1], t[0]))[:12]
+    got = audience(per_seed, seeds, 12).orderBy("rank").collect()
+    assert [(r.customer_id, r.similarity) for r in got] == expected
+    assert [r.rank for r in got] == list(range(1, 13))
+
+
+def clustered(spark: SparkSession, n: int = 3000, dim: int = 12, groups: int = 6) -> DataFrame:
+    """Gaussian clusters of positive 'distance-like' vectors, generated in Spark."""
+    g = (F.col("id") % groups).cast("double")
+    dims = []
+    for j in range(dim):
+        u1 = F.greatest(uniform(9, f"a{j}", F.col("id")), F.lit(1e-12))
+        u2 = uniform(9, f"b{j}", F.col("id"))
+        noise = F.sqrt(-2 * F.log(u1)) * F.cos(F.lit(2 * math.pi) * u2)
+        dims.append(F.abs(F.lit(1.0) + F.pmod(g * (j + 1), F.lit(5.0)) + F.lit(0.4) * noise))
+    return spark.range(n).select(
+        F.format_string("G%05d", "id").alias("customer_id"), F.array(*dims).alias("fingerprint")
+    )
+
+
+def test_approximate_recall_against_brute_force(spark: SparkSession) -> None:
+    from segspark.lookalike.approximate import LshSettings, approximate_neighbours
+
+    pop = clustered(spark)
+    rows = pop.collect()
+    ids = np.array([r.customer_id for r in rows])
+    unit = np.array([r.fingerprint for r in rows], dtype=float)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    sim = unit @ unit.T
+    np.fill_diagonal(sim, -np.inf)
+    truth = {ids[i]: set(ids[np.argsort(-sim[i], kind="stable")[:K]]) for i in range(len(ids))}
+    # Small buckets (max_bucket 300) so the overlapping windows are exercised too.
+    settings = LshSettings(tables=6, bits=4, max_bucket=300, seed=3)
+    got: dict[str, set[str]] = {}
+    for r in approximate_neighbours(pop, K, settings, dim=12).collect():
+        got.setdefault(r.customer_id, set()).add(r.neighbour_id)
+        assert r.customer_id != r.neighbour_id
+    assert len(got) == len(ids) and all(len(v) == K for v in got.values())
+    recall = float(np.mean([len(got[c] & truth[c]) / K for c in ids]))
+    assert recall >= 0.9, recall
