@@ -11,11 +11,15 @@ generated in Spark). Measured in one run on local[2]:
 3. Exact all-pairs time: the 1,000-seed scan time x 200 (all-pairs is 200 such
    scans of the same population), against the approximate time.
 
-    .venv/bin/python bench/lookalikes.py
+    .venv/bin/python bench/lookalikes.py [--tables T] [--bits B] [--max-bucket M] [--by-group]
+
+Options override the `lookalikes.lsh` configuration; `--by-group` blocks by the
+generated group, the way `by_archetype` blocks by archetype.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 import tempfile
@@ -50,12 +54,21 @@ def population(spark: SparkSession) -> DataFrame:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tables", type=int)
+    parser.add_argument("--bits", type=int)
+    parser.add_argument("--max-bucket", type=int, dest="max_bucket")
+    parser.add_argument("--by-group", action="store_true")
+    args = parser.parse_args()
     print(f"machine: {machine()}")
     spark = spark_local2()
     tmp = Path(tempfile.mkdtemp(prefix="segspark-bench-"))
     timed("generate 200k fingerprints", lambda: population(spark).write.parquet(str(tmp / "pop")))
     pop = spark.read.parquet(str(tmp / "pop"))
-    lsh = LshSettings(**dict(load_config().section("lookalikes")["lsh"]))
+    settings = dict(load_config().section("lookalikes")["lsh"])
+    settings.update({k: v for k, v in vars(args).items() if k != "by_group" and v is not None})
+    settings["by_archetype"] = bool(args.by_group)
+    lsh = LshSettings(**settings)
     print(f"LSH: {lsh}")
     _, approx_s = timed("approximate kNN, all customers", lambda: approximate_neighbours(pop, K, lsh, DIM)
                         .write.parquet(str(tmp / "approx")))  # fmt: skip

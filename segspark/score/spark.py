@@ -96,6 +96,11 @@ def _flat(layout: _Layout, n: int, values: pa.Array) -> pa.Array:
     return pa.MapArray.from_arrays(_offsets(n, len(layout.axis_names)), axis_keys, values)
 
 
+def _raw(batch: pa.RecordBatch, columns: list[str]) -> np.ndarray:
+    """The batch's feature columns as an n x d float matrix; nulls (missing features) become NaN, imputed later."""
+    return np.column_stack([batch.column(c).to_numpy(zero_copy_only=False) for c in columns]).astype(float)
+
+
 def _scorer(model: ScoringModel) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     columns = model.columns
     layout = _Layout(model)
@@ -106,9 +111,7 @@ def _scorer(model: ScoringModel) -> Callable[[Iterator[pa.RecordBatch]], Iterato
             n = batch.num_rows
             if n == 0:
                 continue
-            # Nulls (missing features) arrive as NaN; the core imputes them as fitted.
-            raw = np.column_stack([batch.column(c).to_numpy(zero_copy_only=False) for c in columns]).astype(float)
-            s = score(model, raw)
+            s = score(model, _raw(batch, columns))
             dominant = np.column_stack([a.dominant for a in s.axes.values()])  # n x axes
             strength = np.column_stack([a.strength for a in s.axes.values()])
             picked = (dominant + layout.first[None, :]).ravel()  # fingerprint position of each dominant segment
@@ -161,8 +164,7 @@ def _vector_scorer(model: ScoringModel) -> Callable[[Iterator[pa.RecordBatch]], 
             n = batch.num_rows
             if n == 0:
                 continue
-            raw = np.column_stack([batch.column(c).to_numpy(zero_copy_only=False) for c in columns]).astype(float)
-            s = score(model, raw)
+            s = score(model, _raw(batch, columns))
             keys, inverse = archetypes(model, s)
             members = np.hstack([a.memberships for a in s.axes.values()])
             yield pa.RecordBatch.from_arrays(
