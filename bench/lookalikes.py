@@ -49,7 +49,9 @@ def population(spark: SparkSession) -> DataFrame:
         noise = F.sqrt(-2 * F.log(u1)) * F.cos(F.lit(2 * math.pi) * u2)
         dims.append(F.abs(F.lit(1.0) + F.pmod(g * (j + 1), F.lit(7.0)) + F.lit(0.5) * noise))
     return spark.range(N).select(
-        F.format_string("G%06d", "id").alias("customer_id"), F.array(*dims).alias("fingerprint")
+        F.format_string("G%06d", "id").alias("customer_id"),
+        F.array(*dims).alias("fingerprint"),
+        F.format_string("g%d", (F.col("id") % GROUPS).cast("int")).alias("archetype_id"),  # the planted group
     )
 
 
