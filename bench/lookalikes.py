@@ -1,7 +1,7 @@
 """Lookalike timings and recall (issue 8).
 
-200,000 generated customers with 36-dimensional fingerprints (Gaussian clusters,
-generated in Spark). Measured in one run on local[2]:
+200,000 generated customers with 36-dimensional fingerprints shaped like scored
+ones (per axis, distances from a noisy point to 4 centres; generated in Spark). Measured in one run on local[2]:
 
 1. `lookalikes --all`: every customer's approximate 10 nearest neighbours (LSH,
    default `lookalikes.lsh` settings), written as Parquet.
@@ -25,6 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import machine, spark_local2, timed
@@ -36,22 +38,38 @@ from segspark.generate import uniform
 from segspark.lookalike.approximate import LshSettings, approximate_neighbours
 from segspark.lookalike.exact import exact_lookalikes, load_seeds
 
-N, DIM, GROUPS, K, SAMPLE = 200_000, 36, 12, 10, 1_000
+N, GROUPS, K, SAMPLE = 200_000, 12, 10, 1_000
+AXES, CENTRES, FEATURES = 9, 4, 3
+DIM = AXES * CENTRES
 
 
 def population(spark: SparkSession) -> DataFrame:
-    """Clustered positive vectors, like distances to centres."""
-    g = (F.col("id") % GROUPS).cast("double")
+    """Fingerprints shaped like real ones: per axis, distances from a noisy 3-feature point to 4 centres.
+
+    9 axes x 4 centres = 36 dimensions. Each customer's point on an axis sits near
+    one of the axis's centres (chosen by its group) with Gaussian noise, as scored
+    customers do; the fingerprint is the 4 distances of every axis.
+    """
+    rng = np.random.default_rng(7)
+    centres = rng.uniform(-3, 3, size=(AXES, CENTRES, FEATURES))
+    g = F.col("id") % GROUPS
     dims = []
-    for j in range(DIM):
-        u1 = F.greatest(uniform(11, f"a{j}", F.col("id")), F.lit(1e-12))
-        u2 = uniform(11, f"b{j}", F.col("id"))
-        noise = F.sqrt(-2 * F.log(u1)) * F.cos(F.lit(2 * math.pi) * u2)
-        dims.append(F.abs(F.lit(1.0) + F.pmod(g * (j + 1), F.lit(7.0)) + F.lit(0.5) * noise))
+    for a in range(AXES):
+        home = (g * (a + 1)) % CENTRES
+        point = []
+        for j in range(FEATURES):
+            u1 = F.greatest(uniform(11, f"a{a}.{j}", F.col("id")), F.lit(1e-12))
+            u2 = uniform(11, f"b{a}.{j}", F.col("id"))
+            noise = F.sqrt(-2 * F.log(u1)) * F.cos(F.lit(2 * math.pi) * u2)
+            centre = F.element_at(F.array(*[F.lit(float(c)) for c in centres[a, :, j]]), (home + 1).cast("int"))
+            point.append(centre + F.lit(0.7) * noise)
+        for m in range(CENTRES):
+            dims.append(F.sqrt(sum(((point[j] - F.lit(float(centres[a, m, j]))) ** 2 for j in range(FEATURES)),
+                                   F.lit(0.0))))  # fmt: skip
     return spark.range(N).select(
         F.format_string("G%06d", "id").alias("customer_id"),
         F.array(*dims).alias("fingerprint"),
-        F.format_string("g%d", (F.col("id") % GROUPS).cast("int")).alias("archetype_id"),  # the planted group
+        F.format_string("g%d", g.cast("int")).alias("archetype_id"),  # the planted group
     )
 
 
