@@ -49,6 +49,7 @@ def _snapshot(spark: SparkSession, root: str, day: str) -> DataFrame:
 
 
 def _model_of(spark: SparkSession, root: str, day: str, cache: dict[str, Manifest]) -> Manifest:
+    # At most two rows reach the driver: enough to tell "one model version" from "several".
     versions = [r[0] for r in _snapshot(spark, root, day).select("model_version").distinct().limit(2).collect()]
     if len(versions) != 1:
         raise SegsparkError(f"profile snapshot {day} holds {len(versions)} model versions; expected exactly one")

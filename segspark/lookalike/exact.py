@@ -51,6 +51,7 @@ def load_seeds(profiles: DataFrame, seed_ids: Sequence[str]) -> Seeds:
     wanted = list(dict.fromkeys(str(s).strip() for s in seed_ids if str(s).strip()))
     if not wanted:
         raise SegsparkError("the seed list is empty: give at least one customer id (one per line)")
+    # Seed-sized, not customer-sized: only the listed seeds' fingerprints reach the driver.
     rows = profiles.filter(F.col("customer_id").isin(wanted)).select("customer_id", "fingerprint").collect()
     found = {r["customer_id"]: r["fingerprint"] for r in rows}
     ids = [s for s in wanted if s in found]
