@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: demo test lint typecheck java clean help
+.PHONY: demo test lint typecheck java browser wheel clean help
 
 help:
 	@echo "make demo   - install and run the whole pipeline on bundled real data"
@@ -14,6 +14,13 @@ help:
 
 java:
 	@scripts/check_java.sh
+
+browser:
+	@scripts/ensure_chromium.sh
+
+wheel: $(BIN)/python
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
+	@ls dist/*.whl
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "segspark needs Python 3.11+ (set PYTHON=...)")'
@@ -32,13 +39,13 @@ demo: java $(VENV)/.installed
 	$(BIN)/segspark run --config conf/local.yaml $(ARGS)
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check segspark jobs tests bench
+	$(BIN)/ruff check segspark jobs tests bench scripts
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy segspark
 
-test: java $(VENV)/.installed-dev lint typecheck
+test: java browser $(VENV)/.installed-dev lint typecheck
 	$(BIN)/python -m pytest $(ARGS)
 
 clean:
-	rm -rf warehouse generated .pytest_cache .mypy_cache .ruff_cache
+	rm -rf warehouse generated dist build .pytest_cache .mypy_cache .ruff_cache

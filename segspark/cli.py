@@ -37,7 +37,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
         "the customers most similar to a seed list (exact cosine on fingerprints)",
         commands_lookalike.add_lookalikes_args,
     ),
-    "run": ("the whole pipeline in order on the configured source", commands.add_run_args),
+    "report": ("write the HTML report of a snapshot: reports/<run_id>/index.html", commands.add_report_args),
+    "run": ("validate, features, fit, score, backfill, drift and report in order", commands.add_run_args),
 }
 
 

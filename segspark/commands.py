@@ -283,33 +283,30 @@ def _profile(config: Config, args: argparse.Namespace) -> int:
 
 
 def _run(config: Config, args: argparse.Namespace) -> int:
-    from segspark.commands_history import do_backfill, do_drift
+    from segspark.pipeline import run_pipeline
 
-    ctx = make_context(config, args.source)
-    print(f"segspark run {ctx.run_id}: source {ctx.mapping.name}, warehouse {ctx.root}")
-    try:
-        do_validate(ctx, args.input)
-        print()
-        as_of = do_features(ctx, resolve_as_of(ctx, args.as_of))
-        print()
-        model = do_fit(ctx, as_of, args.previous_model or latest_model(ctx.root))
-        print()
-        do_score(ctx, as_of, model)
-        print()
-        offsets = [int(o) for o in ctx.config.get("history.backfill_offsets")]
-        do_backfill(ctx, as_of, model, offsets, skip={as_of})
-        print()
-        do_drift(ctx, as_of)
-    finally:
-        path = write_summary(ctx.root, ctx.run_id, ctx.summary)
-    print("\nsteps:")
-    for name, info in ctx.summary.get("steps", {}).items():
-        rows = info.get("rows")
-        print(f"  {name:<10} {info['seconds']:>7.1f}s" + (f"  {rows:>10,} rows" if isinstance(rows, int) else ""))
-    print(f"\noutputs under {ctx.root}")
-    if path:
-        print(f"run summary: {path}")
+    run_pipeline(config, source=args.source, as_of=args.as_of, input_path=args.input,
+                 previous_model=args.previous_model)  # fmt: skip
     return 0
+
+
+def add_report_args(p: argparse.ArgumentParser) -> None:
+    """Options of `segspark report`."""
+    p.add_argument("--as-of", dest="as_of", help="the snapshot to report on (default: run.as_of)")
+    p.add_argument("--model", help="model directory (default: the newest model in the warehouse)")
+
+
+def _report(config: Config, args: argparse.Namespace) -> int:
+    from segspark.pipeline import do_report
+
+    def action(ctx: RunContext) -> list[str]:
+        as_of = resolve_as_of(ctx, args.as_of)
+        if as_of is None:
+            raise ConfigError("report needs --as-of (or run.as_of): the snapshot to report on")
+        do_report(ctx, as_of, args.model)
+        return []
+
+    return _single_step(config, None, action)
 
 
 def latest_model(root: str) -> str | None:
@@ -325,7 +322,7 @@ def latest_model(root: str) -> str | None:
 
 HANDLERS = {
     "validate": _validate, "generate": _generate, "features": _features, "fit": _fit,
-    "name": _name, "score": _score, "profile": _profile, "run": _run,
+    "name": _name, "score": _score, "profile": _profile, "run": _run, "report": _report,
 }  # fmt: skip
 
 

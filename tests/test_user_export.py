@@ -81,7 +81,12 @@ def test_shop_export_is_segmented_by_segspark_run(spark: SparkSession, shop_run:
     summary = json.loads(next((root / "runs").glob("*/summary.json")).read_text())
     assert list(summary["steps"]) == [
         "validate", "features", "fit", "score", "features@2023-05-01", "score@2023-05-01", "backfill", "drift",
+        "report",
     ]  # fmt: skip
+    report = Path(summary["steps"]["report"]["path"])
+    assert report == root / "reports" / summary["run_id"] / "index.html"
+    html = report.read_text()
+    assert "shop_export as of 2023-06-01" in html and "category_exploration" in html
     assert summary["steps"]["backfill"]["dates"] == ["2023-05-01"]
     # Drift of 1 June against 1 May: the customers present on both dates (K-003 first ordered on 7 May).
     drift = read_partitions(spark, root=str(root), table="drift", key="snapshot_date", values=["2023-06-01"])

@@ -109,13 +109,15 @@ def _axis_model(
     interpretations = [naming.interpretation(features, row, medians) for row in original]
     sources = ["deterministic"] * len(ids)
     if previous is not None and lineage.get("matched"):
-        old_i = dict(zip(previous.segment_ids, previous.interpretations, strict=True))
-        interpretations = [
-            old_i[i] if i in lineage["matched"] else t for i, t in zip(ids, interpretations, strict=True)
-        ]
         prev_sources = previous.name_sources if len(previous.name_sources) == previous.k else []
         old_s = dict(zip(previous.segment_ids, prev_sources, strict=False))
         sources = [old_s.get(i, "deterministic") if i in lineage["matched"] else "deterministic" for i in ids]
+        # Claude's wording is kept with its name; a deterministic sentence quotes numbers, so it is
+        # rewritten from the new centre rather than left stale.
+        old_i = dict(zip(previous.segment_ids, previous.interpretations, strict=True))
+        interpretations = [
+            old_i[i] if src == "claude" else t for i, t, src in zip(ids, interpretations, sources, strict=True)
+        ]
     warnings = []
     best = fitted.silhouette_by_k[fitted.k]
     if best < min_silhouette:

@@ -1,0 +1,46 @@
+"""Turn gathered report data into one self-contained HTML file (figures embedded, text escaped)."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Any
+
+import jinja2
+
+from segspark import __version__
+from segspark.report import plots
+from segspark.report.data import ReportData
+
+
+def figures(data: ReportData, min_silhouette: float) -> dict[str, Any]:
+    """Every figure of the report as a data URI, keyed as the template uses them."""
+    out: dict[str, Any] = {
+        axis.name: {
+            "silhouette": plots.silhouette_plot(axis.model, min_silhouette),
+            "sizes": plots.sizes_plot(axis.model),
+            "heatmap": plots.heatmap(axis.model),
+        }
+        for axis in data.axes
+    }
+    if data.archetypes:
+        out["archetypes"] = plots.bar_plot(
+            [f"{a['id']}  {a['label']}" for a in data.archetypes], [a["customers"] for a in data.archetypes],
+            "customers",
+        )  # fmt: skip
+    if data.drift.get("baselines"):
+        out["alerts"] = plots.alerts_plot(data.drift["baselines"])
+    if data.flows:
+        out["flows"] = plots.bar_plot([f"{f['from']} → {f['to']}" for f in data.flows],
+                                      [f["customers"] for f in data.flows], "customers", "#7a5aa5")  # fmt: skip
+    if data.rejects:
+        out["rejects"] = plots.bar_plot([f"{r['kind']}: {r['reason']}" for r in data.rejects],
+                                        [r["lines"] for r in data.rejects], "lines", "#a5461b")  # fmt: skip
+    return out
+
+
+def render(data: ReportData, min_silhouette: float) -> str:
+    """The report as an HTML string. Names and interpretations may come from an LLM: autoescape is on."""
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    # Read through importlib.resources so the template also loads from a wheel on --py-files.
+    template = env.from_string(files("segspark.report").joinpath("report.html.j2").read_text(encoding="utf-8"))
+    return template.render(data=data, figures=figures(data, min_silhouette), version=__version__)
