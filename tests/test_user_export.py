@@ -219,3 +219,23 @@ def test_lookalikes_command(shop_run: Path, tmp_path: Path, capsys: pytest.Captu
     empty.write_text("customer_id\n\n")
     assert main(["lookalikes", "--seeds", str(empty), *common]) == 1
     assert "seed list is empty" in capsys.readouterr().err
+
+
+def test_a_failed_step_is_named_with_what_was_committed(
+    spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "wh"
+    code = main(
+        [
+            "run", "--source", str(FIXTURES / "shop_export.yaml"), "--as-of", "2023-06-01",
+            "--set", f"warehouse.root={root}", "--set", "ingest.max_order_ts=2030-01-01",
+            "--set", f"features.axes_file={tmp_path / 'no_such_axes.yaml'}",
+        ]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "step features failed" in err and "no_such_axes.yaml" in err
+    assert "already committed under" in err and "orders/source=shop_export, rejects/source=shop_export" in err
+    summary = json.loads(next((root / "runs").glob("*/summary.json")).read_text())
+    assert summary["failed_step"]["step"] == "features"
+    assert not (root / "features").exists()
