@@ -9,8 +9,9 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from segspark import commands, commands_history, commands_lookalike
+from segspark import __version__, commands, commands_history, commands_lookalike
 from segspark.config import load_config
 from segspark.exc import ConfigError, SegsparkError
 
@@ -85,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, run one subcommand, and return the process exit code."""
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
+    # Which copy runs matters under spark-submit (a wheel on --py-files) and on clusters.
+    log.info("segspark %s from %s", __version__, Path(__file__).parent)
     try:
         config = load_config(args.config, args.sets)
         return int(commands.dispatch(args.command, config, args))

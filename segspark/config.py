@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,13 @@ from segspark.exc import ConfigError
 SHIPPED_CONF = resources.files("segspark") / "conf"
 
 
-def shipped_file(name: str) -> Path:
-    """Return the path of a file shipped in the package's conf/ directory."""
-    return Path(str(SHIPPED_CONF / name))
+def shipped_file(name: str) -> Traversable:
+    """A file shipped in the package's conf/ directory. Not a Path: under spark-submit the package may
+    be a wheel on --py-files, read in place as a zip."""
+    return SHIPPED_CONF.joinpath(*name.split("/"))
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path | Traversable) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:

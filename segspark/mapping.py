@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -198,8 +199,8 @@ def _lookup(origin: str, i: int, raw: Any) -> Lookup:
 
 def load_mapping(name_or_path: str) -> SourceMapping:
     """Load a mapping by shipped preset name (`online_retail_ii`) or by file path."""
-    path = Path(name_or_path)
-    if not path.suffix:
+    path: Path | Traversable = Path(name_or_path)
+    if not Path(name_or_path).suffix:
         path = shipped_file(f"sources/{name_or_path}.yaml")
     if not path.is_file():
         raise MappingError(f"mapping file {name_or_path!r} not found (tried {path})")

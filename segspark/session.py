@@ -57,18 +57,43 @@ def check_java() -> None:
         )
 
 
+def _platform_session() -> SparkSession:
+    """The session of spark-submit or a pyspark shell: its master and conf come from the launcher."""
+    spark = SparkSession.builder.getOrCreate()
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    log.info("using the launcher's Spark %s session", spark.version)
+    return spark
+
+
+def _connect_session(remote: str, conf: Mapping[str, Any]) -> SparkSession:
+    """A Spark Connect session; `local[N]` starts a local Connect server (needs Java, like classic)."""
+    if remote.startswith("local"):
+        check_java()
+    builder = SparkSession.builder.remote(remote).config("spark.sql.session.timeZone", "UTC")
+    for key, value in dict(conf.get("extra") or {}).items():
+        builder = builder.config(str(key), str(value))
+    spark = builder.getOrCreate()
+    log.info("connected to Spark %s over Spark Connect (%s)", spark.version, remote)
+    return spark
+
+
 def get_spark(spark_conf: Mapping[str, Any] | None = None) -> SparkSession:
-    """Return the active SparkSession, or build a local one from the `spark` config section."""
+    """Return the active SparkSession, the launcher's, a Connect one, or build a local one from config."""
     active = SparkSession.getActiveSession()
     if active is not None:
         active.conf.set("spark.sql.session.timeZone", "UTC")
         return active
     conf = dict(spark_conf or {})
-    check_java()
     # Python workers must use this interpreter (the venv), not the first python3 on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):  # started by spark-submit: never override --master
+        return _platform_session()
+    remote = conf.get("remote") or os.environ.get("SPARK_REMOTE")
+    if remote:
+        return _connect_session(str(remote), conf)
+    check_java()
     builder = (
         SparkSession.builder.master(str(conf.get("master", "local[*]")))
         .appName(str(conf.get("app_name", "segspark")))

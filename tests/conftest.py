@@ -40,3 +40,18 @@ def warehouse(tmp_path: Path) -> str:
     from segspark.paths import check_warehouse
 
     return check_warehouse(str(tmp_path / "wh"))
+
+
+@pytest.fixture(scope="session")
+def orii_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every 60th customer of the bundled Online Retail II (about 100 customers, 14k lines) plus some guest
+    lines, as the source file a subprocess run reads with `--input`."""
+    import numpy as np
+    import pandas as pd
+
+    df = pd.read_parquet(DATA / "online_retail_ii" / "online_retail_ii.parquet")
+    ids = np.sort(df["Customer ID"].dropna().unique())
+    keep = df["Customer ID"].isin(set(ids[::60])) | (df["Customer ID"].isna() & (df.index % 1000 == 0))
+    path = tmp_path_factory.mktemp("orii") / "orii_slice.parquet"
+    df[keep].to_parquet(path, index=False)
+    return path

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -19,7 +20,7 @@ from segspark.cli import main
 from segspark.ingest.validate import validate
 from segspark.mapping import load_mapping
 from segspark.model.manifest import load_manifest
-from segspark.tables import read_partitions
+from segspark.tables import committed, read_partitions
 from tests.conftest import FIXTURES, REPO
 from tests.fake_claude import fake_claude
 
@@ -239,3 +240,31 @@ def test_a_failed_step_is_named_with_what_was_committed(
     summary = json.loads(next((root / "runs").glob("*/summary.json")).read_text())
     assert summary["failed_step"]["step"] == "features"
     assert not (root / "features").exists()
+
+
+@pytest.mark.slow
+def test_features_and_scoring_run_on_spark_connect(spark: SparkSession, shop_run: Path, tmp_path: Path) -> None:
+    """`segspark score` (features, then scoring) in a process whose session is a local Spark Connect one
+    writes the same features and profiles as the classic session did."""
+    root = _copy(shop_run, tmp_path)
+    model = next((root / "models").glob("*/manifest.json")).parent
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+    done = subprocess.run(
+        [sys.executable, "-m", "segspark.cli", "score", "--as-of", "2023-05-01",
+         "--source", str(FIXTURES / "shop_export.yaml"), "--model", str(model),
+         "--set", f"warehouse.root={root}", "--set", "spark.remote=local[2]", "--set", "spark.shuffle_partitions=2"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "over Spark Connect (local[2])" in done.stderr
+    for table, order in (("features", "customer_id"), ("customer_profiles", "customer_id")):
+        classic = read_partitions(spark, root=str(shop_run), table=table, key="snapshot_date", values=["2023-05-01"])
+        remote = read_partitions(spark, root=str(root), table=table, key="snapshot_date", values=["2023-05-01"])
+        assert remote.count() == classic.count() == 2
+        # Written by the Connect run: a different commit of the same partition.
+        assert _commit_run(spark, root, table) != _commit_run(spark, shop_run, table)
+        assert_df_equality(remote.orderBy(order), classic.orderBy(order), ignore_nullable=True)
+
+
+def _commit_run(spark: SparkSession, root: Path, table: str) -> str:
+    return committed(spark, root=str(root), table=table, key="snapshot_date")["2023-05-01"].run_id

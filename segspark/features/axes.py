@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,8 @@ def parse_axes(data: Mapping[str, Any], origin: str) -> list[AxisSpec]:
 
 def load_axes(path: str | None = None) -> list[AxisSpec]:
     """Load axes from a file path, or the shipped conf/axes.yaml when `path` is None or a bare name."""
-    file = Path(path) if path and ("/" in path or Path(path).exists()) else shipped_file(path or "axes.yaml")
+    own = bool(path) and ("/" in str(path) or Path(str(path)).exists())
+    file: Path | Traversable = Path(str(path)) if own else shipped_file(path or "axes.yaml")
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     except OSError as err:

@@ -144,7 +144,9 @@ def price_features(basis: Basis, *, by_category: bool) -> DataFrame:
     """Per customer: unit-price percentile rank and luxury share, within category when asked.
 
     Percentile ranks are exact without sorting every line: ranks come from the
-    distinct prices of each price group with their line counts.
+    distinct prices of each price group with their line counts. Without categories
+    there is one group, and Spark warns that the ladder window has no partition: it
+    runs over the distinct prices only (thousands of rows, not lines), so that is fine.
     """
     group = F.coalesce(F.col("category"), F.lit("")) if by_category else F.lit("")
     lines = basis.purchases.withColumn("price_group", group)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.utils import is_remote
 
 from segspark.features.axes import AxisSpec
 from segspark.model import identity, naming
@@ -224,8 +225,14 @@ def fit_model(
                  {k: round(v, 3) for k, v in fitted.silhouette_by_k.items()})  # fmt: skip
         return axis.name, fitted
 
-    with ThreadPoolExecutor(max_workers=max(1, int(cfg["parallelism"]))) as pool:
-        fits = dict(pool.map(run, runnable))
+    # Spark Connect keeps the active session per thread and MLlib's Connect calls need it, so axes are
+    # fitted one after another there; classic Spark fits several at once to fill the cores.
+    workers = 1 if is_remote() else max(1, int(cfg["parallelism"]))
+    if workers == 1:
+        fits = dict(map(run, runnable))
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            fits = dict(pool.map(run, runnable))
     models = {
         axis.name: _axis_model(
             axis, fits[axis.name], transforms[axis.name], stats,

@@ -1,0 +1,107 @@
+"""The wheel, the spark-submit entry points and the Databricks bundle."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from segspark import __version__
+from segspark.cli import COMMANDS, build_parser
+from segspark.config import load_config
+from segspark.exc import ConfigError
+from tests.conftest import REPO
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package built as a wheel, as `make wheel` builds it."""
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(REPO)],
+                   check=True, timeout=600)  # fmt: skip
+    (path,) = out.glob("segspark-*.whl")
+    return path
+
+
+def test_wheel_carries_the_package_data_and_the_console_script(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in ("segspark/conf/base.yaml", "segspark/conf/axes.yaml", "segspark/conf/sources/online_retail_ii.yaml",
+                   "segspark/report/report.html.j2", "segspark/py.typed", "segspark/cli.py"):  # fmt: skip
+        assert needed in names, needed
+    entry = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "segspark = segspark.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+
+
+def test_every_command_has_a_job_and_every_job_a_command() -> None:
+    jobs = {p.stem for p in (REPO / "jobs").glob("*.py")}
+    assert jobs == set(COMMANDS)
+    for name in jobs:
+        assert f'main(["{name}", *sys.argv[1:]])' in (REPO / "jobs" / f"{name}.py").read_text()
+
+
+@pytest.mark.slow
+def test_spark_submit_runs_the_pipeline_from_the_wheel(wheel: Path, orii_slice: Path, tmp_path: Path) -> None:
+    root = tmp_path / "wh"
+    command = [
+        str(BIN / "spark-submit"), "--master", "local[2]", "--py-files", str(wheel),
+        "--conf", "spark.sql.shuffle.partitions=4", "--conf", "spark.log.level=WARN",
+        str(REPO / "jobs" / "run.py"), "--input", str(orii_slice), "--set", f"warehouse.root={root}",
+        "--set", "fit.k_max=3", "--set", "fit.save_mllib=false",
+        "--set", "history.backfill_offsets=[28]", "--set", "drift.baselines=[28]",
+    ]  # fmt: skip
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    out = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900, env=env,
+                         cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:]
+    # The package ran from the wheel (a zip on sys.path), not from the source tree.
+    assert f"segspark {__version__} from {wheel}/segspark" in out.stdout
+    assert "using the launcher's Spark" in out.stdout
+    (report,) = root.glob("reports/*/index.html")
+    assert f"report: {report}" in out.stdout
+    assert "[7/7] report done" in out.stdout and "online_retail_ii as of 2011-12-10" in report.read_text()
+
+
+def _tasks() -> list[tuple[str, dict[str, Any]]]:
+    bundle = yaml.safe_load((REPO / "databricks.yml").read_text())
+    return [(job, task) for job, spec in bundle["resources"]["jobs"].items() for task in spec["tasks"]]
+
+
+def test_databricks_bundle_tasks_point_at_real_entry_points_and_config_keys() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    bundle = yaml.safe_load((REPO / "databricks.yml").read_text())
+    assert bundle["artifacts"]["segspark_wheel"]["type"] == "whl"
+    weekly = [t["task_key"] for t in bundle["resources"]["jobs"]["segspark_weekly"]["tasks"]]
+    assert weekly == ["validate", "snapshot", "drift", "report"]
+    parser = build_parser()
+    for job, task in _tasks():
+        wheel_task = task["python_wheel_task"]
+        assert wheel_task["package_name"] == project["name"], job
+        assert wheel_task["entry_point"] in project["scripts"], job
+        assert project["scripts"][wheel_task["entry_point"]] == "segspark.cli:main"
+        assert [lib["whl"] for lib in task["libraries"]] == ["./dist/*.whl"]
+        # Substitute what Databricks fills in at run time, then parse exactly as the console script would.
+        params = [p.replace("${workspace.file_path}/", f"{REPO}/").replace("{{job.start_time.iso_date}}", "2026-11-30")
+                  for p in wheel_task["parameters"]]  # fmt: skip
+        args = parser.parse_args(params)
+        assert args.command in COMMANDS
+        for path in args.config:
+            assert Path(path).is_file(), path
+        config = load_config(args.config, args.sets)  # fails on any unknown key or wrong type
+        assert config.get("warehouse.format") == "delta"
+        assert config.get("naming.databricks_secret_scope") == "segspark"
+
+
+def test_bundle_check_catches_an_unknown_config_key(tmp_path: Path) -> None:
+    bad = tmp_path / "databricks.yaml"
+    bad.write_text((REPO / "conf" / "databricks.yaml").read_text() + "drift:\n  no_such_key: 1\n")
+    with pytest.raises(ConfigError, match=r"unknown configuration key 'drift.no_such_key'"):
+        load_config([bad], [])
