@@ -194,3 +194,13 @@ def gather(
     else:
         data.rejects = rejects_by_reason(rejects)
     return data
+
+
+def segment_catalogue(manifest: Manifest) -> list[dict[str, Any]]:
+    """One row per segment of every fitted axis: axis, id, tier, name, customers, interpretation."""
+    return [
+        {"axis": view.name, "segment": s["id"], "tier": s["tier"], "name": s["name"], "customers": s["size"],
+         "interpretation": s["interpretation"]}
+        for view in (AxisView(name, ax) for name, ax in manifest.axes.items())
+        for s in view.segments
+    ]  # fmt: skip

@@ -1,4 +1,7 @@
-"""The report's figures as embedded PNG data URIs (matplotlib's object API: no pyplot state, no display)."""
+"""The report's figures (matplotlib's object API: no pyplot state, no display needed).
+
+Each function returns a Figure; `data_uri` embeds one in HTML and `png` gives its bytes (notebooks).
+"""
 
 from __future__ import annotations
 
@@ -17,18 +20,23 @@ DPI = 110
 _ALERT_COLOURS = {"STABLE": "#4c9a6a", "MODERATE_DRIFT": "#e0a030", "RAPID_DRIFT": "#c8413b"}
 
 
-def data_uri(fig: Figure) -> str:
-    """Render a figure to a base64 PNG data URI."""
+def png(fig: Figure) -> bytes:
+    """Render a figure to PNG bytes."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
+
+
+def data_uri(fig: Figure) -> str:
+    """Render a figure to a base64 PNG data URI."""
+    return "data:image/png;base64," + base64.b64encode(png(fig)).decode("ascii")
 
 
 def _short(text: str, width: int = 38) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def silhouette_plot(axis: AxisModel, min_silhouette: float) -> str:
+def silhouette_plot(axis: AxisModel, min_silhouette: float) -> Figure:
     """Silhouette against k, the chosen k marked and the warning threshold dashed."""
     ks = sorted(int(k) for k in axis.silhouette_by_k)
     values = [axis.silhouette_by_k[str(k)] for k in ks]
@@ -41,10 +49,10 @@ def silhouette_plot(axis: AxisModel, min_silhouette: float) -> str:
     ax.set_xlabel("k")
     ax.set_ylabel("silhouette")
     ax.set_title(f"chosen k = {axis.k}", fontsize=9)
-    return data_uri(fig)
+    return fig
 
 
-def sizes_plot(axis: AxisModel) -> str:
+def sizes_plot(axis: AxisModel) -> Figure:
     """Customers per segment (of the fit population)."""
     fig = Figure(figsize=(4.2, 0.45 * axis.k + 0.8))
     ax = fig.add_subplot()
@@ -53,10 +61,10 @@ def sizes_plot(axis: AxisModel) -> str:
     ax.set_yticks(y, [_short(n, 30) for n in axis.names], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("customers")
-    return data_uri(fig)
+    return fig
 
 
-def heatmap(axis: AxisModel) -> str:
+def heatmap(axis: AxisModel) -> Figure:
     """Segment centres as z-scores (after each feature's transform), annotated."""
     z = np.asarray(axis.centers_scaled, dtype=float)
     fig = Figure(figsize=(1.1 * len(axis.features) + 2.8, 0.5 * axis.k + 1.4))
@@ -70,10 +78,10 @@ def heatmap(axis: AxisModel) -> str:
         ax.text(j, i, f"{value:+.2f}", ha="center", va="center", fontsize=7,
                 color="white" if abs(value) > 0.6 * bound else "black")  # fmt: skip
     fig.colorbar(image, ax=ax, label="z-score")
-    return data_uri(fig)
+    return fig
 
 
-def bar_plot(labels: Sequence[str], values: Sequence[float], xlabel: str, colour: str = "#3b6ea5") -> str:
+def bar_plot(labels: Sequence[str], values: Sequence[float], xlabel: str, colour: str = "#3b6ea5") -> Figure:
     """A horizontal bar chart, largest first as given."""
     fig = Figure(figsize=(6.4, 0.34 * len(labels) + 0.9))
     ax = fig.add_subplot()
@@ -83,10 +91,10 @@ def bar_plot(labels: Sequence[str], values: Sequence[float], xlabel: str, colour
     ax.invert_yaxis()
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts
     ax.set_xlabel(xlabel)
-    return data_uri(fig)
+    return fig
 
 
-def alerts_plot(baselines: dict[str, Any]) -> str:
+def alerts_plot(baselines: dict[str, Any]) -> Figure:
     """Customers per alert level for every baseline, stacked."""
     dates = sorted(baselines)
     fig = Figure(figsize=(6.4, 0.38 * len(dates) + 1.2))
@@ -100,4 +108,4 @@ def alerts_plot(baselines: dict[str, Any]) -> str:
     ax.set_yticks(y, [f"vs {d}" for d in dates], fontsize=8)
     ax.set_xlabel("customers")
     ax.legend(fontsize=7, loc="lower right")
-    return data_uri(fig)
+    return fig

@@ -10,31 +10,30 @@ import jinja2
 from segspark import __version__
 from segspark.report import plots
 from segspark.report.data import ReportData
+from segspark.report.plots import data_uri as uri
 
 
 def figures(data: ReportData, min_silhouette: float) -> dict[str, Any]:
     """Every figure of the report as a data URI, keyed as the template uses them."""
     out: dict[str, Any] = {
         axis.name: {
-            "silhouette": plots.silhouette_plot(axis.model, min_silhouette),
-            "sizes": plots.sizes_plot(axis.model),
-            "heatmap": plots.heatmap(axis.model),
+            "silhouette": uri(plots.silhouette_plot(axis.model, min_silhouette)),
+            "sizes": uri(plots.sizes_plot(axis.model)),
+            "heatmap": uri(plots.heatmap(axis.model)),
         }
         for axis in data.axes
     }
     if data.archetypes:
-        out["archetypes"] = plots.bar_plot(
-            [f"{a['id']}  {a['label']}" for a in data.archetypes], [a["customers"] for a in data.archetypes],
-            "customers",
-        )  # fmt: skip
+        out["archetypes"] = uri(plots.bar_plot([f"{a['id']}  {a['label']}" for a in data.archetypes],
+                                               [a["customers"] for a in data.archetypes], "customers"))  # fmt: skip
     if data.drift.get("baselines"):
-        out["alerts"] = plots.alerts_plot(data.drift["baselines"])
+        out["alerts"] = uri(plots.alerts_plot(data.drift["baselines"]))
     if data.flows:
-        out["flows"] = plots.bar_plot([f"{f['from']} → {f['to']}" for f in data.flows],
-                                      [f["customers"] for f in data.flows], "customers", "#7a5aa5")  # fmt: skip
+        out["flows"] = uri(plots.bar_plot([f"{f['from']} → {f['to']}" for f in data.flows],
+                                          [f["customers"] for f in data.flows], "customers", "#7a5aa5"))  # fmt: skip
     if data.rejects:
-        out["rejects"] = plots.bar_plot([f"{r['kind']}: {r['reason']}" for r in data.rejects],
-                                        [r["lines"] for r in data.rejects], "lines", "#a5461b")  # fmt: skip
+        out["rejects"] = uri(plots.bar_plot([f"{r['kind']}: {r['reason']}" for r in data.rejects],
+                                            [r["lines"] for r in data.rejects], "lines", "#a5461b"))  # fmt: skip
     return out
 
 
