@@ -6,17 +6,23 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: demo test lint typecheck java browser wheel clean help
+.PHONY: demo test lint typecheck java browser wheel report-check clean help
 
 help:
 	@echo "make demo   - install and run the whole pipeline on bundled real data"
 	@echo "make test   - install dev extras, run ruff and the test suite"
+	@echo "make report-check - open the newest report in headless chromium, screenshot it"
+	@echo "make wheel  - build dist/segspark-*.whl for spark-submit and Databricks"
 
 java:
 	@scripts/check_java.sh
 
 browser:
 	@scripts/ensure_chromium.sh
+
+# Open the newest report in headless chromium; fails on console errors or images that do not show.
+report-check: browser $(VENV)/.installed-dev
+	$(BIN)/python scripts/check_report.py "$$(ls -t warehouse/reports/*/index.html | head -1)"
 
 wheel: $(BIN)/python
 	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
