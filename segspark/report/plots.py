@@ -107,5 +107,5 @@ def alerts_plot(baselines: dict[str, Any]) -> Figure:
         left += values
     ax.set_yticks(y, [f"vs {d}" for d in dates], fontsize=8)
     ax.set_xlabel("customers")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
