@@ -76,6 +76,10 @@ def run_pipeline(
     print(f"segspark run {ctx.run_id}: source {ctx.mapping.name}, warehouse {ctx.root}")
     state: dict[str, Any] = {}
 
+    def validate() -> list[str]:
+        do_validate(ctx, input_path)
+        return [f"orders/source={ctx.mapping.name}", f"rejects/source={ctx.mapping.name}"]
+
     def features() -> list[str]:
         state["as_of"] = do_features(ctx, resolve_as_of(ctx, as_of))
         return [f"features/snapshot_date={state['as_of']}"]
@@ -102,9 +106,8 @@ def run_pipeline(
         return [state["report"].removeprefix(ctx.root + "/")]
 
     actions: dict[str, Callable[[], list[str]]] = {
-        "validate": lambda: (do_validate(ctx, input_path), [f"orders/source={ctx.mapping.name}",
-                                                            f"rejects/source={ctx.mapping.name}"])[1],
-        "features": features, "fit": fit, "score": score, "backfill": backfill, "drift": drift, "report": report,
+        "validate": validate, "features": features, "fit": fit, "score": score, "backfill": backfill,
+        "drift": drift, "report": report,
     }  # fmt: skip
     started = time.perf_counter()
     try:

@@ -13,8 +13,8 @@ from pyspark.sql import functions as F
 from segspark.exc import MissingInputError, SegsparkError
 from segspark.lookalike.approximate import LshSettings, approximate_neighbours
 from segspark.lookalike.exact import audience, exact_lookalikes, load_seeds
-from segspark.score.step import PROFILES
-from segspark.tables import Commit, committed, read_partitions, write_partition
+from segspark.score.step import PROFILES, snapshot_of
+from segspark.tables import Commit, read_partitions, write_partition
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +41,6 @@ def read_seed_file(path: str) -> list[str]:
         if value and value.lower() not in ("customer_id", "id"):
             ids.append(value)
     return ids
-
-
-def snapshot_of(spark: SparkSession, root: str, as_of: date | None) -> str:
-    """The requested snapshot date, or the newest committed one."""
-    days = sorted(committed(spark, root=root, table=PROFILES, key="snapshot_date"))
-    if not days:
-        raise MissingInputError(f"no customer profiles under {root}; run `segspark score` first")
-    day = as_of.isoformat() if as_of else days[-1]
-    if day not in days:
-        raise MissingInputError(f"no profile snapshot {day}; committed snapshots: {', '.join(days)}")
-    return day
 
 
 def run_lookalikes(

@@ -11,18 +11,13 @@ from pyspark.sql import functions as F
 from segspark.exc import MissingInputError
 from segspark.model.manifest import load_manifest, model_dir
 from segspark.score.core import ScoringModel, level3_document
-from segspark.score.step import PROFILES
-from segspark.tables import committed, read_partitions
+from segspark.score.step import PROFILES, snapshot_of
+from segspark.tables import read_partitions
 
 
 def customer_document(spark: SparkSession, root: str, customer_id: str, as_of: date | None = None) -> dict[str, Any]:
     """The Level 3 document of `customer_id` on snapshot `as_of` (default: the newest committed one)."""
-    snapshots = sorted(committed(spark, root=root, table=PROFILES, key="snapshot_date"))
-    if not snapshots:
-        raise MissingInputError(f"no customer profiles under {root}; run `segspark score` first")
-    day = as_of.isoformat() if as_of else snapshots[-1]
-    if day not in snapshots:
-        raise MissingInputError(f"no profile snapshot {day}; committed snapshots: {', '.join(snapshots)}")
+    day = snapshot_of(spark, root, as_of)
     profiles = read_partitions(spark, root=root, table=PROFILES, key="snapshot_date", values=[day])
     row = profiles.filter(F.col("customer_id") == F.lit(customer_id)).limit(1).first()
     if row is None:

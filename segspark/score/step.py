@@ -8,12 +8,13 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from segspark.exc import MissingInputError
 from segspark.features.metrics import business_metrics
 from segspark.mapping import SourceMapping
 from segspark.model.manifest import Manifest
 from segspark.score.core import ScoringModel
 from segspark.score.spark import PROFILE_COLUMNS, score_profiles
-from segspark.tables import Commit, read_partitions, write_partition
+from segspark.tables import Commit, committed, read_partitions, write_partition
 
 PROFILES = "customer_profiles"
 
@@ -53,3 +54,14 @@ def run_score(
     df = profiles(read_features(spark, root, as_of), orders, manifest, as_of=as_of)
     commit = write_partition(df, root=root, table=PROFILES, key="snapshot_date", value=as_of.isoformat(), run_id=run_id)
     return ScoreResult(as_of=as_of, model_version=manifest.model_version, commit=commit)
+
+
+def snapshot_of(spark: SparkSession, root: str, as_of: date | None) -> str:
+    """The requested snapshot date, or the newest committed one."""
+    days = sorted(committed(spark, root=root, table=PROFILES, key="snapshot_date"))
+    if not days:
+        raise MissingInputError(f"no customer profiles under {root}; run `segspark score` first")
+    day = as_of.isoformat() if as_of else days[-1]
+    if day not in days:
+        raise MissingInputError(f"no profile snapshot {day}; committed snapshots: {', '.join(days)}")
+    return day
