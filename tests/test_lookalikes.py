@@ -118,3 +118,24 @@ def test_approximate_recall_against_brute_force(spark: SparkSession) -> None:
     assert len(got) == len(ids) and all(len(v) == K for v in got.values())
     recall = float(np.mean([len(got[c] & truth[c]) / K for c in ids]))
     assert recall >= 0.9, recall
+
+
+def test_hyperplanes_through_the_mean_split_positive_fingerprints_evenly() -> None:
+    from segspark.lookalike.approximate import LshSettings, bucket_ids, hyperplanes
+
+    # Fingerprints are distances: every coordinate positive, so the unit vectors crowd one orthant.
+    rng = np.random.default_rng(4)
+    unit = np.abs(rng.normal(3.0, 1.0, size=(4000, 12)))
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    planes = hyperplanes(LshSettings(tables=1, bits=8, seed=1), 12)
+    weights = 1 << np.arange(8)
+
+    def bit_shares(centre: np.ndarray) -> np.ndarray:
+        ids = bucket_ids(unit, planes, centre)[:, 0]
+        return np.array([np.mean((ids & w) > 0) for w in weights])
+
+    through_origin = bit_shares(np.zeros(12))
+    through_mean = bit_shares(unit.mean(axis=0))
+    # Through the origin most planes leave most customers on one side; through the mean each splits about half.
+    assert np.mean(np.abs(through_origin - 0.5) > 0.3) >= 0.5, through_origin
+    assert np.all(np.abs(through_mean - 0.5) < 0.1), through_mean

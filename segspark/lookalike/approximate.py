@@ -55,7 +55,7 @@ _PAIRS = T.StructType(
 class LshSettings:
     """The `lookalikes.lsh` config section."""
 
-    tables: int = 6
+    tables: int = 12
     bits: int = 10
     max_bucket: int = 2000
     seed: int = 17
@@ -68,15 +68,45 @@ def hyperplanes(settings: LshSettings, dim: int) -> np.ndarray:
     return rng.standard_normal((settings.tables, settings.bits + 1, dim))
 
 
-def bucket_ids(unit: np.ndarray, planes: np.ndarray) -> np.ndarray:
-    """n x tables bucket numbers: the sign pattern of the projections, as an integer."""
+def bucket_ids(unit: np.ndarray, planes: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """n x tables bucket numbers: the sign pattern of the projections about `centre`, as an integer."""
     bits = planes.shape[1] - 1
     weights = 1 << np.arange(bits, dtype=np.int64)
-    signs = np.einsum("nd,tbd->ntb", unit, planes[:, :bits, :]) > 0
+    signs = np.einsum("nd,tbd->ntb", unit - centre, planes[:, :bits, :]) > 0
     return np.asarray((signs * weights).sum(axis=2), dtype=np.int64)
 
 
-def _hasher(settings: LshSettings, dim: int) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+_SUMS = T.StructType(
+    [
+        T.StructField("n", T.LongType(), False),
+        T.StructField("total", T.ArrayType(T.DoubleType(), containsNull=False), False),
+    ]
+)
+_SUMS_ARROW = pa.schema([pa.field("n", pa.int64(), False), pa.field("total", pa.list_(pa.float64()), False)])
+
+
+def _summer(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """One row per batch: its row count and the sum of its unit fingerprints."""
+    for batch in batches:
+        if batch.num_rows:
+            total = unit_rows(fingerprints(batch)).sum(axis=0)
+            yield pa.RecordBatch.from_pylist([{"n": batch.num_rows, "total": total.tolist()}], schema=_SUMS_ARROW)
+
+
+def mean_unit(profiles: DataFrame, dim: int) -> np.ndarray:
+    """The population's mean unit fingerprint (one small row per Arrow batch reaches the driver)."""
+    rows = profiles.select("fingerprint").mapInArrow(_summer, _SUMS).collect()
+    n = sum(r["n"] for r in rows)
+    if not n:
+        return np.zeros(dim)
+    mean: np.ndarray = np.asarray(np.sum([r["total"] for r in rows], axis=0), dtype=float) / n
+    return mean
+
+
+ArrowFn = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
+
+
+def _hasher(settings: LshSettings, dim: int, centre: np.ndarray) -> ArrowFn:
     planes = hyperplanes(settings, dim)
     schema = pa.schema([pa.field("customer_id", pa.string(), False), pa.field("block", pa.string(), False),
                         pa.field("unit", pa.list_(pa.float64()), False)])  # fmt: skip
@@ -87,7 +117,7 @@ def _hasher(settings: LshSettings, dim: int) -> Callable[[Iterator[pa.RecordBatc
             if n == 0:
                 continue
             unit = unit_rows(fingerprints(batch))
-            buckets = bucket_ids(unit, planes)
+            buckets = bucket_ids(unit, planes, centre)
             prefix = (
                 batch.column("archetype_id").to_numpy(zero_copy_only=False).astype(str)
                 if settings.by_archetype
@@ -151,7 +181,8 @@ def _group_neighbours(k: int, settings: LshSettings, dim: int) -> Callable[[pd.D
 def approximate_neighbours(profiles: DataFrame, k: int, settings: LshSettings, dim: int) -> DataFrame:
     """customer_id, rank, neighbour_id, similarity: every customer's approximate k nearest others (cosine)."""
     cols = ["customer_id", "fingerprint", *(["archetype_id"] if settings.by_archetype else [])]
-    hashed = profiles.select(*cols).mapInArrow(_hasher(settings, dim), _HASHED)
+    centre = mean_unit(profiles, dim)
+    hashed = profiles.select(*cols).mapInArrow(_hasher(settings, dim, centre), _HASHED)
     pairs = hashed.groupBy("block").applyInPandas(_group_neighbours(k, settings, dim), _PAIRS)
     # The same pair can come from several tables or windows: keep it once, then the global top k.
     order = Window.partitionBy("customer_id").orderBy(F.desc("similarity"), F.asc("neighbour_id"))
