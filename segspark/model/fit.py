@@ -21,6 +21,7 @@ from segspark.model.assign import dominant_column
 from segspark.model.identity import archetype_id, archetype_key
 from segspark.model.kmeans import AxisFit, KSearch, fit_axis
 from segspark.model.manifest import AxisModel, Manifest
+from segspark.model.quantiles import exact_quantiles
 from segspark.model.transforms import inverse_transform, spark_transform
 
 log = logging.getLogger(__name__)
@@ -29,27 +30,24 @@ log = logging.getLogger(__name__)
 def _population(
     features: DataFrame, axes: Sequence[AxisSpec]
 ) -> tuple[dict[str, dict[str, float]], dict[str, list[float]], str]:
-    """One pass: per column min / median / max and clip quantiles, plus a content fingerprint."""
+    """Per column min / median / max and exact clip quantiles, plus a content fingerprint."""
     aggs = [F.count(F.lit(1)).alias("_rows"), F.sum(F.xxhash64(*features.columns).cast("decimal(38,0)")).alias("_hash")]
+    wanted: dict[str, list[float]] = {}
     clips: dict[str, tuple[float, float]] = {}
     for axis in axes:
         for feature, t in axis.features.items():
             col = axis.column(feature)
-            aggs += [
-                F.min(col).alias(f"{col}|min"),
-                F.median(col).alias(f"{col}|median"),
-                F.max(col).alias(f"{col}|max"),
-            ]
+            aggs += [F.min(col).alias(f"{col}|min"), F.max(col).alias(f"{col}|max")]
+            wanted[col] = [0.5]
             if t.kind == "clip" and t.clip is not None:
                 clips[col] = t.clip
-                aggs.append(F.percentile(col, list(t.clip)).alias(f"{col}|clip"))
+                wanted[col] += list(t.clip)
     row = features.agg(*aggs).first()
     assert row is not None
-    stats = {
-        col: {s: float(row[f"{col}|{s}"]) if row[f"{col}|{s}"] is not None else 0.0 for s in ("min", "median", "max")}
-        for axis in axes for col in map(axis.column, axis.features)
-    }  # fmt: skip
-    bounds = {col: [float(v) for v in (row[f"{col}|clip"] or [0.0, 0.0])] for col in clips}
+    quantiles = exact_quantiles(features, wanted)
+    values = {col: {"min": row[f"{col}|min"], "median": quantiles[col][0], "max": row[f"{col}|max"]} for col in wanted}
+    stats = {col: {s: float(v) if v is not None else 0.0 for s, v in vals.items()} for col, vals in values.items()}
+    bounds = {col: [float(v) if v is not None else 0.0 for v in quantiles[col][1:]] for col in clips}
     return stats, bounds, f"{row['_rows']}:{row['_hash']}"
 
 

@@ -60,21 +60,33 @@ def fit_axis(prepared: DataFrame, columns: list[str], total: int, search: KSearc
     silhouette reads it, and recomputing its sort costs more than MLlib's own
     copy saves.
     """
-    assembled = VectorAssembler(inputCols=columns, outputCol="raw").transform(prepared)
-    scaler = StandardScaler(inputCol="raw", outputCol="features", withMean=True, withStd=True).fit(assembled)
-    scaled = scaler.transform(assembled).select("customer_id", "features")
-    sampled = total > search.sample_size
-    sample = deterministic_sample(scaled, search.sample_size, total).persist(StorageLevel.MEMORY_AND_DISK)
+    # Cached once: the scaler, the sample and the final fit on everyone all read it, and computing it
+    # means a shuffle and a sort of every customer.
+    assembled = (
+        VectorAssembler(inputCols=columns, outputCol="raw")
+        .transform(prepared)
+        .select("customer_id", "raw")
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    sample = None
     try:
+        scaler = StandardScaler(inputCol="raw", outputCol="features", withMean=True, withStd=True).fit(assembled)
+        scaled = scaler.transform(assembled).select("customer_id", "features")
+        sampled = total > search.sample_size
+        sample = deterministic_sample(scaled, search.sample_size, total).persist(StorageLevel.MEMORY_AND_DISK)
         search_rows = sample.count()
         scores, models = _search(sample, search_rows, search)
-    finally:
         sample.unpersist()
-    best = max(scores, key=lambda k: (round(scores[k], 9), -k))
-    chosen = models[best]
-    if sampled:
-        chosen = _kmeans(best, search).fit(scaled)
-    return AxisFit(scaler, chosen, scores, best, search_rows, [int(s) for s in chosen.summary.clusterSizes])
+        best = max(scores, key=lambda k: (round(scores[k], 9), -k))
+        chosen = models[best]
+        if sampled:
+            chosen = _kmeans(best, search).fit(scaled.select("features"))
+        sizes = [int(s) for s in chosen.summary.clusterSizes]
+    finally:
+        if sample is not None:
+            sample.unpersist()
+        assembled.unpersist()
+    return AxisFit(scaler, chosen, scores, best, search_rows, sizes)
 
 
 def _kmeans(k: int, search: KSearch) -> KMeans:
@@ -88,10 +100,13 @@ def _search(sample: DataFrame, rows: int, search: KSearch) -> tuple[dict[int, fl
     )
     scores: dict[int, float] = {}
     models: dict[int, KMeansModel] = {}
+    # KMeans caches its own vectors when its input is not cached; a projection of the cached sample
+    # is not, so every iteration reads MLlib's vectors rather than decoding the cached rows again.
+    vectors = sample.select("features")
     for k in range(search.k_min, search.k_max + 1):
         if k > rows:
             break
-        model = _kmeans(k, search).fit(sample)
+        model = _kmeans(k, search).fit(vectors)
         produced = len([s for s in model.summary.clusterSizes if s > 0])
         if produced < 2:
             log.info("k=%d produced %d non-empty cluster(s); no silhouette", k, produced)
