@@ -95,6 +95,7 @@ def _summer(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
 
 def mean_unit(profiles: DataFrame, dim: int) -> np.ndarray:
     """The population's mean unit fingerprint (one small row per Arrow batch reaches the driver)."""
+    # Not customer-sized: _summer reduces each Arrow batch to one (count, sum vector) row.
     rows = profiles.select("fingerprint").mapInArrow(_summer, _SUMS).collect()
     n = sum(r["n"] for r in rows)
     if not n:

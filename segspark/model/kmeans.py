@@ -68,23 +68,22 @@ def fit_axis(prepared: DataFrame, columns: list[str], total: int, search: KSearc
         .select("customer_id", "raw")
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    sample = None
     try:
         scaler = StandardScaler(inputCol="raw", outputCol="features", withMean=True, withStd=True).fit(assembled)
         scaled = scaler.transform(assembled).select("customer_id", "features")
         sampled = total > search.sample_size
         sample = deterministic_sample(scaled, search.sample_size, total).persist(StorageLevel.MEMORY_AND_DISK)
-        search_rows = sample.count()
-        scores, models = _search(sample, search_rows, search)
-        sample.unpersist()
+        try:
+            search_rows = sample.count()
+            scores, models = _search(sample, search_rows, search)
+        finally:
+            sample.unpersist()
         best = max(scores, key=lambda k: (round(scores[k], 9), -k))
         chosen = models[best]
         if sampled:
             chosen = _kmeans(best, search).fit(scaled.select("features"))
         sizes = [int(s) for s in chosen.summary.clusterSizes]
     finally:
-        if sample is not None:
-            sample.unpersist()
         assembled.unpersist()
     return AxisFit(scaler, chosen, scores, best, search_rows, sizes)
 
