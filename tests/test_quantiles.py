@@ -31,6 +31,11 @@ def test_bracket_reads_ranks_through_ties_and_refuses_ranks_outside() -> None:
     assert b.value_at(2) is None and b.value_at(11) is None
     same = _Bracket(below=0, at_low=5, inside=[], at_high=5, low=0.0, high=0.0)
     assert same.value_at(4) == 0.0 and same.value_at(5) is None
+    # With its neighbours: 1 (largest below 5) at rank 2, 12 (smallest above 9) at rank 11, nothing further.
+    wide = _Bracket(below=3, at_low=2, inside=[6.0, 7.0], at_high=4, low=5.0, high=9.0, before=1.0, after=12.0)
+    assert [wide.value_at(r) for r in (1, 2, 3, 10, 11, 12)] == [None, 1.0, 5.0, 9.0, 12.0, None]
+    one = _Bracket(below=4, at_low=3, inside=[], at_high=3, low=2.0, high=2.0, before=1.5, after=2.5)
+    assert [one.value_at(r) for r in (3, 4, 6, 7, 8)] == [1.5, 2.0, 2.0, 2.5, None]
 
 
 def _frame(spark: SparkSession, columns: dict[str, list[float | None]]) -> object:
@@ -46,7 +51,7 @@ def test_exact_quantiles_equal_spark_percentile(
     # accuracy 20 makes the approximate brackets wide, so ranks are read deep inside them.
     monkeypatch.setattr(quantiles, "ACCURACY", accuracy)
     rng = np.random.default_rng(5)
-    n = 3001
+    n = 3002  # positions p * 3001 fall between ranks, so interpolation is compared too
     cont = rng.lognormal(0, 1, n).tolist()
     zeros = np.where(rng.random(n) < 0.7, 0.0, rng.integers(1, 4, n)).tolist()  # mostly ties
     nulls = [None if i % 3 else float(i % 17) for i in range(n)]

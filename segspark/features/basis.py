@@ -50,15 +50,29 @@ class Basis:
 
     def local(self, col: Column) -> Column:
         """A UTC timestamp read as wall-clock time in the business zone."""
-        return F.from_utc_timestamp(col, self.zone) if self.zone != "UTC" else col
+        return local_time(col, self.zone)
 
 
-def build_basis(orders_table: DataFrame, *, as_of: date, zone: str) -> Basis:
-    """Cut the canonical order lines at as_of and derive the order table."""
-    lines = orders_table.filter(F.col("order_ts") < ts_literal(as_of))
-    purchase_lines = lines.filter((F.col("quantity") > 0) & ~F.col("is_return"))
-    orders = (
-        purchase_lines.groupBy("customer_id", "order_id")
+def local_time(col: Column, zone: str) -> Column:
+    """A UTC timestamp read as wall-clock time in `zone`."""
+    return F.from_utc_timestamp(col, zone) if zone != "UTC" else col
+
+
+def cut_lines(orders_table: DataFrame, as_of: date) -> DataFrame:
+    """The canonical order lines with order_ts < as_of."""
+    return orders_table.filter(F.col("order_ts") < ts_literal(as_of))
+
+
+def purchase_lines(lines: DataFrame) -> DataFrame:
+    """Lines with quantity > 0 that are not returns."""
+    return lines.filter((F.col("quantity") > 0) & ~F.col("is_return"))
+
+
+def order_table(lines: DataFrame, *, zone: str) -> DataFrame:
+    """One row per order: time, value, discount flag, channel, index in the customer's sequence, n, first time."""
+    return (
+        purchase_lines(lines)
+        .groupBy("customer_id", "order_id")
         .agg(
             F.min("order_ts").alias("order_time"),
             F.sum("line_amount").alias("order_value"),
@@ -70,11 +84,12 @@ def build_basis(orders_table: DataFrame, *, as_of: date, zone: str) -> Basis:
         .withColumn("gap_days", days_between(F.col("order_time"), F.lag("order_time").over(W.order_sequence())))
         .withColumn("n", F.count(F.lit(1)).over(W.whole_customer()))
         .withColumn("first_time", F.min("order_time").over(W.whole_customer()))
+        .withColumn("local_time", local_time(F.col("order_time"), zone))
     )
-    basis = Basis(as_of=as_of, zone=zone, lines=lines, purchases=purchase_lines, orders=orders)
-    local = basis.local(F.col("order_time"))
-    orders = orders.withColumn("local_time", local)
-    purchases = purchase_lines.join(
+
+
+def index_purchases(lines: DataFrame, orders: DataFrame) -> DataFrame:
+    """Purchase lines with their order's idx and the customer's n."""
+    return purchase_lines(lines).join(
         orders.select("customer_id", "order_id", "idx", "n"), ["customer_id", "order_id"], how="inner"
     )
-    return Basis(as_of=as_of, zone=zone, lines=lines, purchases=purchases, orders=orders)

@@ -17,7 +17,7 @@ from segspark.features import line_features as lf
 from segspark.features import order_features as of
 from segspark.features import product_features as pf
 from segspark.features.axes import KNOWN, AxisSpec
-from segspark.features.basis import Basis, build_basis
+from segspark.features.basis import Basis, cut_lines, index_purchases, order_table
 
 log = logging.getLogger(__name__)
 
@@ -114,18 +114,17 @@ def compute_features(
 
     `release` unpersists the cached intermediates once the result is written.
     """
-    lines = build_basis(orders_table.select(*_LINE_COLUMNS), as_of=as_of, zone=zone).lines
-    lines = lines.persist(StorageLevel.MEMORY_AND_DISK)
-    basis = build_basis(lines, as_of=as_of, zone=zone)
+    lines = cut_lines(orders_table.select(*_LINE_COLUMNS), as_of).persist(StorageLevel.MEMORY_AND_DISK)
     plan = plan_axes(axes, detect_inputs(lines))
     for name, reason in plan.skipped.items():
         log.info("axis %s skipped: %s", name, reason)
     for col, reason in plan.dropped.items():
         log.info("feature %s dropped: %s", col, reason)
-    # Every block reads the orders; three read purchase lines with their order index.
-    orders = basis.orders.persist(StorageLevel.MEMORY_AND_DISK)
-    purchases = basis.purchases.persist(StorageLevel.MEMORY_AND_DISK)
-    basis = Basis(basis.as_of, basis.zone, basis.lines, purchases, orders)
+    # Every block reads the orders; three read purchase lines with their order index, built from the
+    # cached orders (an index built from the uncached plan would recompute the order table).
+    orders = order_table(lines, zone=zone).persist(StorageLevel.MEMORY_AND_DISK)
+    purchases = index_purchases(lines, orders).persist(StorageLevel.MEMORY_AND_DISK)
+    basis = Basis(as_of, zone, lines, purchases, orders)
     wanted = plan.columns
     result = orders.select("customer_id").distinct()
     for block in BLOCKS:

@@ -7,6 +7,7 @@ from pyspark.sql import functions as F
 
 from segspark.features import windows as W
 from segspark.features.basis import Basis
+from segspark.features.ladder import ladder_percentile, percent_rank, price_ladder
 from segspark.features.order_features import safe_ratio
 
 PRODUCT_PRODUCES = (
@@ -29,32 +30,20 @@ PRICE_PRODUCES = ("value_sophistication__price_point_comfort", "value_sophistica
 def product_features(basis: Basis) -> DataFrame:
     """Per customer: the product features of PRODUCT_PRODUCES (lines without a product are ignored).
 
-    Built from one (customer, product, order) aggregate instead of distinct
-    counts over lines, which Spark would evaluate by copying every line once
-    per distinct count.
+    Two small aggregates instead of distinct counts over lines: one row per
+    (customer, product) pair with the first and last order index it appears in
+    (bought in two orders or more <=> last > first), then the lines flagged as
+    repeats of an earlier order's product, summed per order and per customer.
     """
     lines = basis.purchases.filter(F.col("product_id").isNotNull())
-    median_price = lines.groupBy("product_id").agg(F.median("unit_price").alias("median_price"))
+    median_price = ladder_percentile(price_ladder(lines, "product_id"), "product_id", 0.5, "median_price")
     later_half = F.col("idx") >= F.col("n") - F.floor(F.col("n") / 2)
-    cpo = (
-        lines.join(median_price, "product_id", how="inner")
-        .groupBy("customer_id", "product_id", "order_id", "idx", "n")
-        .agg(
-            F.count(F.lit(1)).alias("k"),
-            F.sum("line_amount").alias("spend"),
-            F.sum(F.when(F.col("unit_price") < F.col("median_price"), F.col("line_amount")).otherwise(0.0)).alias(
-                "cheap"
-            ),
-        )
-        .withColumn("later", later_half)
-        .withColumn("first_idx", F.min("idx").over(W.whole_customer_key("product_id")))
-        .withColumn("repeat", F.col("idx") > F.col("first_idx"))
-    )
-    pairs = cpo.groupBy("customer_id", "product_id").agg(
-        F.sum("spend").alias("p_spend"),
-        F.count(F.lit(1)).alias("p_orders"),
-        F.max("later").alias("in_later"),
-        F.max(~F.col("later")).alias("in_earlier"),
+    pairs = lines.groupBy("customer_id", "product_id").agg(
+        F.sum("line_amount").alias("p_spend"),
+        F.min("idx").alias("first_idx"),
+        F.max("idx").alias("last_idx"),
+        F.max(later_half).alias("in_later"),
+        F.max(~later_half).alias("in_earlier"),
     )
     per_pairs = (
         pairs.withColumn("total", F.sum("p_spend").over(W.whole_customer()))
@@ -62,20 +51,24 @@ def product_features(basis: Basis) -> DataFrame:
         .agg(
             F.sum(F.when(F.col("total") > 0, (F.col("p_spend") / F.col("total")) ** 2)).alias("hhi"),
             F.max("total").alias("total"),
-            F.avg((F.col("p_orders") >= 2).cast("double")).alias("repeat_products"),
+            F.avg((F.col("last_idx") > F.col("first_idx")).cast("double")).alias("repeat_products"),
             F.count(F.lit(1)).alias("products"),
             F.count_if(F.col("in_later")).alias("later_products"),
             F.count_if(F.col("in_earlier")).alias("earlier_products"),
         )
     )
+    repeat = F.col("idx") > F.col("first_idx")
+    cheap = F.when(F.col("unit_price") < F.col("median_price"), F.col("line_amount")).otherwise(0.0)
     per_orders = (
-        cpo.groupBy("customer_id", "order_id", "n")
+        lines.join(median_price, "product_id", how="inner")
+        .join(pairs.select("customer_id", "product_id", "first_idx"), ["customer_id", "product_id"], how="inner")
+        .groupBy("customer_id", "order_id", "n")
         .agg(
-            F.max("repeat").alias("has_repeat"),
-            F.sum("k").alias("k"),
-            F.sum(F.when(F.col("repeat"), F.col("k")).otherwise(0)).alias("repeat_lines"),
-            F.sum("spend").alias("spend"),
-            F.sum("cheap").alias("cheap"),
+            F.max(repeat).alias("has_repeat"),
+            F.count(F.lit(1)).alias("k"),
+            F.count_if(repeat).alias("repeat_lines"),
+            F.sum("line_amount").alias("spend"),
+            F.sum(cheap).alias("cheap"),
         )
         .groupBy("customer_id")
         .agg(
@@ -150,15 +143,8 @@ def price_features(basis: Basis, *, by_category: bool) -> DataFrame:
     """
     group = F.coalesce(F.col("category"), F.lit("")) if by_category else F.lit("")
     lines = basis.purchases.withColumn("price_group", group)
-    ladder = (
-        lines.groupBy("price_group", "unit_price")
-        .agg(F.count(F.lit(1)).alias("k"))
-        .withColumn("below", F.coalesce(F.sum("k").over(W.price_ladder()), F.lit(0)))
-        .withColumn("group_n", F.sum("k").over(W.whole_group("price_group")))
-        # percent_rank: share of the other lines that are strictly cheaper.
-        .withColumn("pct_rank", F.when(F.col("group_n") > 1, F.col("below") / (F.col("group_n") - 1)).otherwise(0.0))
-    )
-    p90 = lines.groupBy("price_group").agg(F.percentile(F.col("unit_price"), 0.9).alias("p90"))
+    ladder = price_ladder(lines, "price_group").withColumn("pct_rank", percent_rank())
+    p90 = ladder_percentile(ladder, "price_group", 0.9, "p90")
     ranked = lines.join(ladder.select("price_group", "unit_price", "pct_rank"), ["price_group", "unit_price"], "inner")
     ranked = ranked.join(F.broadcast(p90), "price_group", how="inner")
     return ranked.groupBy("customer_id").agg(

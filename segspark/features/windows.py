@@ -29,9 +29,9 @@ def main_category_rank() -> WindowSpec:
     return Window.partitionBy(CUSTOMER, "order_id").orderBy(F.col("category_value").desc(), "category")
 
 
-def price_ladder() -> WindowSpec:
-    """Distinct unit prices of a price group in ascending order, every lower price in the frame."""
-    return Window.partitionBy("price_group").orderBy("unit_price").rowsBetween(Window.unboundedPreceding, -1)
+def price_ladder(key: str) -> WindowSpec:
+    """Distinct unit prices of a group (`key`) in ascending order, every lower price in the frame."""
+    return Window.partitionBy(key).orderBy("unit_price").rowsBetween(Window.unboundedPreceding, -1)
 
 
 def whole_group(key: str) -> WindowSpec:

@@ -33,10 +33,18 @@ class _Bracket:
     at_high: int
     low: float
     high: float
+    before: float | None = None  # the largest value below low (rank below - 1)
+    after: float | None = None  # the smallest value above high
 
     def value_at(self, rank: int) -> float | None:
-        """The value of the given 0-based rank, or None when the rank lies outside the bracket."""
+        """The value of the given 0-based rank, or None when the rank lies outside the bracket and its neighbours.
+
+        The neighbours matter on small columns: there a bracket can be a single
+        rank wide while the interpolation needs the ranks on both sides of p * (n - 1).
+        """
         r = rank - self.below
+        if r == -1:
+            return self.before
         if r < 0:
             return None
         if r < self.at_low:
@@ -45,7 +53,10 @@ class _Bracket:
         if r < len(self.inside):
             return self.inside[r]
         r -= len(self.inside)
-        return self.high if self.high != self.low and r < self.at_high else None
+        top = self.at_high if self.high != self.low else 0
+        if r < top:
+            return self.high
+        return self.after if r == top else None
 
 
 def interpolate(p: float, n: int, value_at: Callable[[int], float | None]) -> float | None:
@@ -58,7 +69,11 @@ def interpolate(p: float, n: int, value_at: Callable[[int], float | None]) -> fl
         return None
     if higher == lower:
         return float(lo)
-    return float((higher - position) * lo + (position - lower) * hi)
+    return float(lo + (hi - lo) * (position - lower))  # Spark's own arithmetic, to the last bit
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
 
 
 def exact_quantiles(df: DataFrame, wanted: Mapping[str, Sequence[float]]) -> dict[str, list[float | None]]:
@@ -88,6 +103,8 @@ def exact_quantiles(df: DataFrame, wanted: Mapping[str, Sequence[float]]) -> dic
                 F.count_if(c == low).alias(f"low{i}_{j}"),
                 F.count_if(c == high).alias(f"high{i}_{j}"),
                 F.sort_array(F.collect_list(F.when((c > low) & (c < high), c))).alias(f"in{i}_{j}"),
+                F.max(F.when(c < low, c)).alias(f"before{i}_{j}"),
+                F.min(F.when(c > high, c)).alias(f"after{i}_{j}"),
             ]
     row2 = df.agg(*second).first() if second else None
     out: dict[str, list[float | None]] = {col: [None] * len(probs) for col, probs in wanted.items()}
@@ -97,7 +114,8 @@ def exact_quantiles(df: DataFrame, wanted: Mapping[str, Sequence[float]]) -> dic
         assert row2 is not None
         col = columns[i]
         bracket = _Bracket(row2[f"below{i}_{j}"], row2[f"low{i}_{j}"], [float(v) for v in row2[f"in{i}_{j}"]],
-                           row2[f"high{i}_{j}"], low, high)  # fmt: skip
+                           row2[f"high{i}_{j}"], low, high, _float(row2[f"before{i}_{j}"]),
+                           _float(row2[f"after{i}_{j}"]))  # fmt: skip
         value = interpolate(wanted[col][j], int(row1[f"n{i}"]), bracket.value_at)
         if value is None:
             failed.add(col)
