@@ -16,8 +16,9 @@ from tests.features_history import AS_OF, history, line
 
 
 def _features(df, as_of: date, zone: str = "UTC"):  # type: ignore[no-untyped-def]
-    out, _ = compute_features(df, load_axes(), as_of=as_of, zone=zone)
+    out, _, release = compute_features(df, load_axes(), as_of=as_of, zone=zone)
     rows = out.collect()
+    release()
     return out.sparkSession.createDataFrame(rows, out.schema)
 
 
