@@ -26,9 +26,8 @@ def features_seconds(orders, as_of: date, zone: str, out: str) -> float:  # type
     """Compute and write all applicable axes; return the wall time."""
 
     def run() -> None:
-        feats, _, release = compute_features(orders, load_axes(), as_of=as_of, zone=zone)
+        feats, _ = compute_features(orders, load_axes(), as_of=as_of, zone=zone)
         feats.write.mode("overwrite").parquet(out)
-        release()
 
     return timed(f"  features as of {as_of}", run)[1]
 

@@ -27,9 +27,8 @@ from tests.planted import AXIS, planted
 def main() -> int:
     skip_scale, spark, tmp, orders = setup_orii(__doc__ or "")
     cfg = dict(load_config().section("fit"))
-    feats, _, release = compute_features(orders, load_axes(), as_of=date(2011, 12, 10), zone="Europe/London")
+    feats, _ = compute_features(orders, load_axes(), as_of=date(2011, 12, 10), zone="Europe/London")
     feats.write.parquet(str(tmp / "features"))
-    release()
     features = spark.read.parquet(str(tmp / "features"))
     _, seconds = timed("fit Online Retail II", lambda: fit_model(
         features, load_axes(), as_of="2011-12-10", source="orii", cfg=cfg))  # fmt: skip

@@ -60,9 +60,8 @@ def generated_features(spark: SparkSession, manifest: Manifest, customers: int) 
 def main() -> int:
     _, spark, tmp, orders = setup_orii(__doc__ or "")
     cfg = {**dict(load_config().section("fit")), "k_min": 4, "k_max": 4, "parallelism": 3}
-    feats, _, release = compute_features(orders, load_axes(), as_of=date(2011, 12, 10), zone="Europe/London")
+    feats, _ = compute_features(orders, load_axes(), as_of=date(2011, 12, 10), zone="Europe/London")
     feats.write.parquet(str(tmp / "features"))
-    release()
     features = spark.read.parquet(str(tmp / "features"))
     (manifest, _), _ = timed("fit (k=4)", lambda: fit_model(
         features, load_axes(), as_of="2011-12-10", source="orii", cfg=cfg))  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from chispa import assert_df_equality
+from chispa import assert_approx_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -16,16 +16,22 @@ from tests.features_history import AS_OF, history, line
 
 
 def _features(df, as_of: date, zone: str = "UTC"):  # type: ignore[no-untyped-def]
-    out, _, release = compute_features(df, load_axes(), as_of=as_of, zone=zone)
+    out, _ = compute_features(df, load_axes(), as_of=as_of, zone=zone)
     rows = out.collect()
-    release()
     return out.sparkSession.createDataFrame(rows, out.schema)
+
+
+# Equal up to the last bits of a double: Spark adds doubles in the order rows arrive from a
+# shuffle, and that order may change from one evaluation to the next (a concentration came out
+# as 0.32198665993486386 in one run and 0.3219866599348638 in another from the same lines). A
+# line leaking past as_of moves a feature by far more than this.
+SAME = 1e-9
 
 
 def test_point_in_time_hand_history(spark: SparkSession) -> None:
     full = history(spark)
     cut = full.filter(F.col("order_ts") < F.lit("2024-07-01 00:00:00").cast("timestamp"))
-    assert_df_equality(_features(full, AS_OF), _features(cut, AS_OF), ignore_row_order=True)
+    assert_approx_df_equality(_features(full, AS_OF), _features(cut, AS_OF), SAME, ignore_row_order=True)
 
 
 def test_point_in_time_generated(spark: SparkSession) -> None:
@@ -34,7 +40,7 @@ def test_point_in_time_generated(spark: SparkSession) -> None:
     cut = lines.filter(F.col("order_ts") < F.lit("2023-06-01 00:00:00").cast("timestamp"))
     a, b = _features(lines, as_of), _features(cut, as_of)
     assert a.count() > 100
-    assert_df_equality(a, b, ignore_row_order=True)
+    assert_approx_df_equality(a, b, SAME, ignore_row_order=True)
 
 
 def test_edge_cases(spark: SparkSession) -> None:

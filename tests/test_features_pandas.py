@@ -33,9 +33,8 @@ def slice_and_features(spark: SparkSession, tmp_path_factory: pytest.TempPathFac
     validate(spark, load_mapping("online_retail_ii"), root=root, run_id="r", max_malformed_fraction=0.01,
              path=str(tmp / "slice.parquet"))  # fmt: skip
     orders = read_partitions(spark, root=root, table="orders", key="source").drop("source")
-    feats, _, release = compute_features(orders, load_axes(), as_of=AS_OF, zone="Europe/London")
+    feats, _ = compute_features(orders, load_axes(), as_of=AS_OF, zone="Europe/London")
     got = feats.toPandas().set_index("customer_id")  # a few customers: small by construction
-    release()
     return part, got
 
 

@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -109,22 +108,23 @@ def plan_axes(axes: Sequence[AxisSpec], inputs: Mapping[str, bool]) -> FeaturePl
 
 def compute_features(
     orders_table: DataFrame, axes: Sequence[AxisSpec], *, as_of: date, zone: str
-) -> tuple[DataFrame, FeaturePlan, Callable[[], None]]:
-    """Return (features, plan, release): one row per customer with an order before as_of.
+) -> tuple[DataFrame, FeaturePlan]:
+    """Return (features, plan): one row per customer with an order before as_of.
 
-    `release` unpersists the cached intermediates once the result is written.
+    Nothing is cached. Each block re-reads the lines from the orders table (a
+    columnar, vectorised Parquet scan) and recomputes the order table. Caching the
+    lines, the orders and the purchases cost more than that on Online Retail II:
+    the in-memory columnar cache is built and then decoded row by row for every
+    reader (42 s against 28 s for a warm run; docs/benchmarks.md).
     """
-    lines = cut_lines(orders_table.select(*_LINE_COLUMNS), as_of).persist(StorageLevel.MEMORY_AND_DISK)
+    lines = cut_lines(orders_table.select(*_LINE_COLUMNS), as_of)
     plan = plan_axes(axes, detect_inputs(lines))
     for name, reason in plan.skipped.items():
         log.info("axis %s skipped: %s", name, reason)
     for col, reason in plan.dropped.items():
         log.info("feature %s dropped: %s", col, reason)
-    # Every block reads the orders; three read purchase lines with their order index, built from the
-    # cached orders (an index built from the uncached plan would recompute the order table).
-    orders = order_table(lines, zone=zone).persist(StorageLevel.MEMORY_AND_DISK)
-    purchases = index_purchases(lines, orders).persist(StorageLevel.MEMORY_AND_DISK)
-    basis = Basis(as_of, zone, lines, purchases, orders)
+    orders = order_table(lines, zone=zone)
+    basis = Basis(as_of, zone, lines, index_purchases(lines, orders), orders)
     wanted = plan.columns
     result = orders.select("customer_id").distinct()
     for block in BLOCKS:
@@ -133,13 +133,7 @@ def compute_features(
             part = block.compute(basis, plan.inputs)
             result = result.join(part.select("customer_id", *cols), "customer_id", how="left")
     features = result.select("customer_id", *[F.col(c).cast("double").alias(c) for c in wanted])
-
-    def release() -> None:
-        purchases.unpersist()
-        orders.unpersist()
-        lines.unpersist()
-
-    return features, plan, release
+    return features, plan
 
 
 _LINE_COLUMNS = (

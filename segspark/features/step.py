@@ -28,11 +28,8 @@ def run_features(
     """Compute every applicable axis's features as of a date (default: the day after the last line) and commit them."""
     orders = read_partitions(spark, root=root, table="orders", key="source", values=[mapping.name]).drop("source")
     day = as_of or default_as_of(orders)
-    features, plan, release = compute_features(orders, load_axes(axes_file), as_of=day, zone=mapping.zone)
-    try:
-        commit = write_partition(
-            features, root=root, table="features", key="snapshot_date", value=day.isoformat(), run_id=run_id
-        )
-    finally:
-        release()
+    features, plan = compute_features(orders, load_axes(axes_file), as_of=day, zone=mapping.zone)
+    commit = write_partition(
+        features, root=root, table="features", key="snapshot_date", value=day.isoformat(), run_id=run_id
+    )
     return FeatureResult(as_of=day, plan=plan, customers=commit.row_count)
