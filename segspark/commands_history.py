@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
@@ -12,6 +15,8 @@ from segspark.config import Config
 from segspark.context import RunContext
 from segspark.exc import ConfigError
 from segspark.runlog import step
+
+log = logging.getLogger(__name__)
 
 
 def add_snapshot_args(p: argparse.ArgumentParser) -> None:
@@ -46,19 +51,56 @@ def do_snapshot(ctx: RunContext, day: date, model: str | None, label: str = "") 
 
 
 def do_backfill(ctx: RunContext, as_of: date, model: str | None, offsets: list[int], skip: set[date]) -> list[str]:
-    """Snapshots of as_of and each offset before it (except dates in `skip`); return the partitions written."""
+    """Snapshots of as_of and each offset before it (except dates in `skip`); return the partitions written.
+
+    `history.backfill_workers` snapshots run at once, each in its own thread (Spark runs the jobs of
+    several threads side by side). One snapshot is a chain of short jobs separated by driver work,
+    so a second one fills the cores the first leaves idle. Each date commits its own partitions; if
+    one fails, no new date starts, the running ones finish and commit, and its error is raised.
+    """
     from segspark.history.step import backfill_dates
 
     days = [d for d in backfill_dates(as_of, offsets) if d not in skip]
-    written = []
+    workers = int(ctx.config.get("history.backfill_workers"))
+    if workers < 1:
+        raise ConfigError(f"history.backfill_workers must be at least 1, got {workers}")
+    ctx.summary.setdefault("as_of", as_of.isoformat())
+
+    failing = threading.Event()
+
+    def one(i: int, day: date) -> str | None:
+        if failing.is_set():
+            return None  # another date failed: start nothing new
+        started = time.perf_counter()
+        print(f"[backfill {i}/{len(days)}] snapshot {day}", flush=True)
+        try:
+            path = do_snapshot(ctx, day, model, label=f"@{day}")
+        except BaseException:
+            failing.set()
+            raise
+        print(f"[backfill {i}/{len(days)}] {day} done in {time.perf_counter() - started:.1f}s", flush=True)
+        return path
+
     with step("backfill", ctx.summary) as info:
-        for i, day in enumerate(days, start=1):
-            started = time.perf_counter()
-            print(f"[backfill {i}/{len(days)}] snapshot {day}")
-            written.append(do_snapshot(ctx, day, model, label=f"@{day}"))
-            print(f"[backfill {i}/{len(days)}] {day} done in {time.perf_counter() - started:.1f}s")
+        # Newest (largest) dates are submitted first, so the short old ones fill in at the end.
+        with ThreadPoolExecutor(max_workers=min(workers, max(1, len(days))), thread_name_prefix="backfill") as pool:
+            futures = {pool.submit(one, i, day): day for i, day in enumerate(days, start=1)}
+        written: dict[date, str] = {}
+        failed = []
+        for future, day in futures.items():
+            err = future.exception()
+            if err is not None:
+                failed.append((day, err))
+            elif (path := future.result()) is not None:
+                written[day] = path
         info["dates"] = [d.isoformat() for d in days]
-    return written
+        info["workers"] = workers
+        if failed:
+            day, err = failed[0]
+            done = ", ".join(d.isoformat() for d in sorted(written)) or "none"
+            log.error("backfill of %s failed; dates committed: %s", day, done)
+            raise err
+    return [written[d] for d in days]
 
 
 def print_drift_summary(summary: dict[str, Any]) -> None:

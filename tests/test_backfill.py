@@ -1,0 +1,80 @@
+"""Backfill orchestration: dates run concurrently, results come back in date order, a failure stops new dates.
+
+The snapshot itself (features + scoring) is covered by the pipeline tests; here it is replaced by a
+recording stand-in so the scheduling can be checked without Spark.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+from typing import Any
+
+import pytest
+
+from segspark import commands_history
+from segspark.config import load_config
+from segspark.context import RunContext
+from segspark.exc import ConfigError
+
+AS_OF = date(2024, 6, 1)
+
+
+def _ctx(workers: int, offsets: str = "[7, 14, 28]") -> RunContext:
+    config = load_config(sets=[f"history.backfill_workers={workers}", f"history.backfill_offsets={offsets}"])
+    return RunContext(config=config, root="/nowhere", run_id="r", mapping=None)  # type: ignore[arg-type]
+
+
+def _record(monkeypatch: pytest.MonkeyPatch, fail: date | None = None, pause: float = 0.2) -> dict[str, Any]:
+    seen: dict[str, Any] = {"started": [], "running": 0, "peak": 0}
+    lock = threading.Lock()
+
+    def fake(ctx: RunContext, day: date, model: str | None, label: str = "") -> str:
+        with lock:
+            seen["started"].append(day)
+            seen["running"] += 1
+            seen["peak"] = max(seen["peak"], seen["running"])
+        time.sleep(pause)
+        with lock:
+            seen["running"] -= 1
+        if day == fail:
+            raise RuntimeError(f"boom on {day}")
+        return f"profiles/{day}"
+
+    monkeypatch.setattr(commands_history, "do_snapshot", fake)
+    return seen
+
+
+def test_two_workers_run_two_dates_at_once_and_return_in_date_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _record(monkeypatch)
+    ctx = _ctx(workers=2)
+    got = commands_history.do_backfill(ctx, AS_OF, None, [7, 14, 28], skip=set())
+    assert got == ["profiles/2024-06-01", "profiles/2024-05-25", "profiles/2024-05-18", "profiles/2024-05-04"]
+    assert seen["peak"] == 2
+    assert ctx.summary["steps"]["backfill"]["workers"] == 2
+    assert ctx.summary["steps"]["backfill"]["dates"] == ["2024-06-01", "2024-05-25", "2024-05-18", "2024-05-04"]
+
+
+def test_one_worker_runs_dates_in_order_newest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _record(monkeypatch, pause=0.0)
+    got = commands_history.do_backfill(_ctx(workers=1), AS_OF, None, [28, 7], skip={AS_OF})
+    assert seen["peak"] == 1
+    assert seen["started"] == [date(2024, 5, 25), date(2024, 5, 4)]
+    assert got == ["profiles/2024-05-25", "profiles/2024-05-04"]
+
+
+def test_a_failed_date_stops_new_dates_and_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One worker: the second date fails, so the third and fourth never start.
+    seen = _record(monkeypatch, fail=date(2024, 5, 25), pause=0.0)
+    ctx = _ctx(workers=1)
+    with pytest.raises(RuntimeError, match="boom on 2024-05-25"):
+        commands_history.do_backfill(ctx, AS_OF, None, [7, 14, 28], skip=set())
+    assert seen["started"] == [date(2024, 6, 1), date(2024, 5, 25)]
+    assert "backfill" not in ctx.summary.get("steps", {})
+
+
+def test_workers_below_one_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    _record(monkeypatch)
+    with pytest.raises(ConfigError, match="backfill_workers"):
+        commands_history.do_backfill(_ctx(workers=0), AS_OF, None, [7], skip=set())
