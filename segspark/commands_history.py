@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
+from pyspark.sql.utils import is_remote
+
 from segspark.commands import _as_of_arg, _single_step, _source_arg, do_features, do_score, resolve_as_of
 from segspark.config import Config
 from segspark.context import RunContext
@@ -64,6 +66,10 @@ def do_backfill(ctx: RunContext, as_of: date, model: str | None, offsets: list[i
     workers = int(ctx.config.get("history.backfill_workers"))
     if workers < 1:
         raise ConfigError(f"history.backfill_workers must be at least 1, got {workers}")
+    if workers > 1 and is_remote():
+        # Spark Connect keeps the active session per thread (as for the fit's axes): one date at a time.
+        log.info("Spark Connect: backfill dates run one after another")
+        workers = 1
     ctx.summary.setdefault("as_of", as_of.isoformat())
 
     failing = threading.Event()

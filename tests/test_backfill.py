@@ -78,3 +78,12 @@ def test_workers_below_one_is_a_config_error(monkeypatch: pytest.MonkeyPatch) ->
     _record(monkeypatch)
     with pytest.raises(ConfigError, match="backfill_workers"):
         commands_history.do_backfill(_ctx(workers=0), AS_OF, None, [7], skip=set())
+
+
+def test_spark_connect_runs_one_date_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _record(monkeypatch)
+    monkeypatch.setattr(commands_history, "is_remote", lambda: True)
+    ctx = _ctx(workers=2)
+    commands_history.do_backfill(ctx, AS_OF, None, [7, 14], skip=set())
+    assert seen["peak"] == 1
+    assert ctx.summary["steps"]["backfill"]["workers"] == 1
