@@ -115,7 +115,10 @@ def compute_features(
     columnar, vectorised Parquet scan) and recomputes the order table. Caching the
     lines, the orders and the purchases cost more than that on Online Retail II:
     the in-memory columnar cache is built and then decoded row by row for every
-    reader (42 s against 28 s for a warm run; docs/benchmarks.md).
+    reader (42 s against 28 s for a warm run; docs/benchmarks.md). A feature that
+    sums doubles may differ in its last bit from one evaluation to the next, since
+    adaptive execution can change the order rows reach the sum; compare with a
+    tolerance, never bit for bit.
     """
     lines = cut_lines(orders_table.select(*_LINE_COLUMNS), as_of)
     plan = plan_axes(axes, detect_inputs(lines))
