@@ -12,10 +12,12 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
 
+from segspark.config import shipped_file
 from segspark.exc import EnvironmentProblem
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,9 @@ def get_spark(spark_conf: Mapping[str, Any] | None = None) -> SparkSession:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
     )
+    logging_conf = shipped_file("log4j2.properties")
+    if isinstance(logging_conf, Path) and logging_conf.is_file():  # not when imported from a zip
+        builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={logging_conf}")
     for key, value in dict(conf.get("extra") or {}).items():
         builder = builder.config(str(key), str(value))
     spark = builder.config("spark.log.level", "WARN").getOrCreate()
