@@ -78,13 +78,14 @@ def do_backfill(ctx: RunContext, as_of: date, model: str | None, offsets: list[i
         if failing.is_set():
             return None  # another date failed: start nothing new
         started = time.perf_counter()
-        print(f"[backfill {i}/{len(days)}] snapshot {day}", flush=True)
+        # One write per line (print writes the newline separately): two dates' threads print side by side.
+        print(f"[backfill {i}/{len(days)}] snapshot {day}\n", end="", flush=True)
         try:
             path = do_snapshot(ctx, day, model, label=f"@{day}")
         except BaseException:
             failing.set()
             raise
-        print(f"[backfill {i}/{len(days)}] {day} done in {time.perf_counter() - started:.1f}s", flush=True)
+        print(f"[backfill {i}/{len(days)}] {day} done in {time.perf_counter() - started:.1f}s\n", end="", flush=True)
         return path
 
     with step("backfill", ctx.summary) as info:
