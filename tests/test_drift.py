@@ -9,8 +9,17 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from segspark.history.drift import DriftRules, Segments, alert, churn_risk, customer_drift, trend
-from segspark.history.population import flows_by_baseline, mean_memberships, population_drift, psi
+from segspark.history.drift import (
+    DriftRules,
+    Segments,
+    alert,
+    baselines_drift,
+    churn_risk,
+    customer_drift,
+    tag_baseline,
+    trend,
+)
+from segspark.history.population import flows_by_baseline, mean_memberships, population_drift, psi, transitions
 from segspark.score.spark import PROFILE_SCHEMA
 
 FREQ = ["high_frequency", "medium_frequency", "low_frequency"]
@@ -166,3 +175,32 @@ def test_population_tables(spark: SparkSession) -> None:
                        rules=DriftRules())  # fmt: skip
     flows = [(r.from_segment, r.to_segment, r.customers) for r in flows_by_baseline(d, 10).collect()]
     assert flows == [("A", "B", 2)]
+
+
+def test_several_baselines_in_one_plan(spark: SparkSession) -> None:
+    # The seed's 14-day example next to a 7-day baseline equal to today: one row per customer and baseline,
+    # each with its own days and velocity; transitions counted per baseline.
+    now = [profile("C", [0.786, 0.175, 0.039], [0.9, 0.1], "B"), profile("D", [0.9, 0.05, 0.05], [0.9, 0.1], "A")]
+    then14 = [profile("C", [0.920, 0.065, 0.015], [0.9, 0.1], "A"), profile("D", [0.9, 0.05, 0.05], [0.9, 0.1], "A")]
+    then7 = [profile("C", [0.786, 0.175, 0.039], [0.9, 0.1], "B")]
+    bases = tag_baseline(frame(spark, then14), "b14", 14).unionByName(tag_baseline(frame(spark, then7), "b7", 7))
+    rows = baselines_drift(frame(spark, now), bases, segments=SEGMENTS, archetype_axes=["purchase_frequency"],
+                           rules=DriftRules()).collect()  # fmt: skip
+    got = {(r.customer_id, r.baseline_date): r for r in rows}
+    assert sorted(got) == [("C", "b14"), ("C", "b7"), ("D", "b14")]
+    c14, c7 = got[("C", "b14")], got[("C", "b7")]
+    assert (c14.days_elapsed, c7.days_elapsed) == (14, 7)
+    assert (
+        round(c14.velocity["purchase_frequency"], 4) == 0.0125 and c14.alert["purchase_frequency"] == "MODERATE_DRIFT"
+    )
+    assert c7.velocity["purchase_frequency"] == 0.0 and c7.overall_alert == "STABLE" and not c7.migrated
+    assert c14.change_per_day["purchase_frequency"]["high_frequency"] == pytest.approx(-0.134 / 14)
+    assert c14.migrated and (c14.from_archetype, c14.to_archetype) == ("A", "B")
+    moves = {
+        (r.baseline_date, r.days_elapsed, r.axis, r.from_segment, r.to_segment): r.customers
+        for r in transitions(frame(spark, now), bases, ["purchase_frequency"]).collect()
+    }
+    assert moves == {
+        ("b14", 14, "purchase_frequency", "high_frequency", "high_frequency"): 2,
+        ("b7", 7, "purchase_frequency", "high_frequency", "high_frequency"): 1,
+    }

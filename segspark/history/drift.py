@@ -70,12 +70,16 @@ def worst(alerts: Sequence[Column]) -> Column:
     return F.element_at(F.array(*map(F.lit, LEVELS)), rank.cast("int"))
 
 
-def velocity(current: Column, base: Column, segments: Sequence[str], days: int) -> Column:
+def velocity(current: Column, base: Column, segments: Sequence[str], days: int | Column) -> Column:
     """||m_current - m_base||_2 / days over the given (shared) segments of one axis."""
     if not segments:
         return F.lit(None).cast("double")
     sq = [(current[s] - base[s]) ** 2 for s in segments]
-    return F.sqrt(sum(sq[1:], sq[0])) / F.lit(float(days))
+    return F.sqrt(sum(sq[1:], sq[0])) / _days(days)
+
+
+def _days(days: int | Column) -> Column:
+    return days.cast("double") if isinstance(days, Column) else F.lit(float(days))
 
 
 def churn_risk(
@@ -135,6 +139,11 @@ class Segments:
         return [a for a in self.current if a in self.base]
 
 
+def tag_baseline(base: DataFrame, baseline_date: str, days: int) -> DataFrame:
+    """A baseline snapshot with the columns the drift of several baselines groups by: baseline_date, days_elapsed."""
+    return base.withColumn("baseline_date", F.lit(baseline_date)).withColumn("days_elapsed", F.lit(int(days)))
+
+
 def customer_drift(
     current: DataFrame,
     base: DataFrame,
@@ -146,10 +155,27 @@ def customer_drift(
     rules: DriftRules,
 ) -> DataFrame:
     """One row per customer present on both snapshots: velocity, alerts, migration and churn risk."""
+    return baselines_drift(current, tag_baseline(base, baseline_date, days), segments=segments,
+                           archetype_axes=archetype_axes, rules=rules)  # fmt: skip
+
+
+def baselines_drift(
+    current: DataFrame, bases: DataFrame, *, segments: Segments, archetype_axes: Sequence[str], rules: DriftRules
+) -> DataFrame:
+    """`customer_drift` against several baselines at once: one row per customer and baseline.
+
+    `bases` is the union of baseline snapshots scored with one model, each tagged
+    by `tag_baseline`. One join and one set of expressions serve them all, where a
+    plan per baseline would repeat the same expressions (and their planning) for
+    every baseline.
+    """
     cols = ("customer_id", "archetype_id", "segment_memberships", "dominant_segments", "segment_tiers")
     cur = current.select(*[F.col(c).alias(c if c == "customer_id" else f"c_{c}") for c in cols])
-    old = base.select(*[F.col(c).alias(c if c == "customer_id" else f"b_{c}") for c in cols])
+    old = bases.select(
+        "baseline_date", "days_elapsed", *[F.col(c).alias(c if c == "customer_id" else f"b_{c}") for c in cols]
+    )
     joined = cur.join(old, "customer_id", how="inner")
+    days = F.col("days_elapsed")
     axes = segments.axes()
     vel = {
         a: velocity(F.col("c_segment_memberships")[a], F.col("b_segment_memberships")[a], segments.shared(a), days)
@@ -162,7 +188,7 @@ def customer_drift(
                 for s in segments.shared(a)
                 for part in (
                     F.lit(s),
-                    (F.col("c_segment_memberships")[a][s] - F.col("b_segment_memberships")[a][s]) / F.lit(float(days)),
+                    (F.col("c_segment_memberships")[a][s] - F.col("b_segment_memberships")[a][s]) / _days(days),
                 )
             ]
         )
@@ -198,8 +224,8 @@ def customer_drift(
         risk = F.lit(None).cast("string")
     return joined.select(
         "customer_id",
-        F.lit(baseline_date).alias("baseline_date"),
-        F.lit(days).alias("days_elapsed"),
+        F.col("baseline_date").cast("string").alias("baseline_date"),
+        days.cast("int").alias("days_elapsed"),
         F.create_map(*[p for a in axes for p in (F.lit(a), per_segment[a])]).alias("change_per_day"),
         F.create_map(*[p for a in axes for p in (F.lit(a), vel[a])]).alias("velocity"),
         F.create_map(*[p for a in axes for p in (F.lit(a), alerts[a])]).alias("alert"),

@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
-from segspark.history.drift import Segments
+from segspark.history.drift import Segments, tag_baseline
 
 POPULATION = T.StructType(
     [
@@ -40,10 +40,11 @@ POPULATION = T.StructType(
 PSI_FLOOR = 1e-6
 
 
-def _shape(df: DataFrame, baseline_date: str, days: int, kind: str) -> DataFrame:
+def _shape(df: DataFrame, kind: str) -> DataFrame:
+    """Rows of one kind in the POPULATION schema; `df` carries baseline_date and days_elapsed."""
     return df.select(
-        F.lit(baseline_date).alias("baseline_date"),
-        F.lit(days).alias("days_elapsed"),
+        F.col("baseline_date").cast("string").alias("baseline_date"),
+        F.col("days_elapsed").cast("int").alias("days_elapsed"),
         F.lit(kind).alias("kind"),
         *[
             (F.col(f.name) if f.name in df.columns else F.lit(None)).cast(f.dataType).alias(f.name)
@@ -52,30 +53,47 @@ def _shape(df: DataFrame, baseline_date: str, days: int, kind: str) -> DataFrame
     )
 
 
-def transitions(current: DataFrame, base: DataFrame, axes: Sequence[str]) -> DataFrame:
-    """axis, from_segment, to_segment, customers: moves of the dominant segment (customers on both dates)."""
+def transitions(current: DataFrame, bases: DataFrame, axes: Sequence[str]) -> DataFrame:
+    """baseline_date, days_elapsed, axis, from_segment, to_segment, customers: moves of the dominant segment.
+
+    `bases` holds one or more baseline snapshots tagged by `tag_baseline`; only
+    customers on both dates count.
+    """
     joined = current.select("customer_id", F.col("dominant_segments").alias("c")).join(
-        base.select("customer_id", F.col("dominant_segments").alias("b")), "customer_id", how="inner"
+        bases.select("customer_id", "baseline_date", "days_elapsed", F.col("dominant_segments").alias("b")),
+        "customer_id",
+        how="inner",
     )
     moves = F.array(
         *[F.struct(F.lit(a).alias("axis"), F.col("b")[a].alias("from_segment"), F.col("c")[a].alias("to_segment"))
           for a in axes]
     )  # fmt: skip
     return (
-        joined.select(F.explode(moves).alias("m"))
-        .select("m.*")
-        .groupBy("axis", "from_segment", "to_segment")
+        joined.select("baseline_date", "days_elapsed", F.explode(moves).alias("m"))
+        .select("baseline_date", "days_elapsed", "m.*")
+        .groupBy("baseline_date", "days_elapsed", "axis", "from_segment", "to_segment")
         .agg(F.count(F.lit(1)).alias("customers"))
     )
 
 
+def mean_memberships_by(
+    df: DataFrame, segments: Mapping[str, Sequence[str]], key: str
+) -> dict[str, dict[tuple[str, str], float]]:
+    """Per value of `key` (e.g. snapshot_date), the mean membership of every (axis, segment): one aggregate job.
+
+    A pair a snapshot's model does not have averages to null and is left out.
+    """
+    pairs = [(a, s) for a, segs in segments.items() for s in segs]
+    aggs = [F.avg(F.col("segment_memberships")[a][s]).alias(f"p{i}") for i, (a, s) in enumerate(pairs)]
+    rows = df.groupBy(key).agg(F.count(F.lit(1)).alias("_n"), *aggs).collect()  # one row per snapshot
+    return {
+        str(r[key]): {pair: float(r[f"p{i}"]) for i, pair in enumerate(pairs) if r[f"p{i}"] is not None} for r in rows
+    }
+
+
 def mean_memberships(df: DataFrame, segments: Mapping[str, Sequence[str]]) -> dict[tuple[str, str], float]:
     """Mean membership of every (axis, segment) over all customers of a snapshot (one aggregate job)."""
-    pairs = [(a, s) for a, segs in segments.items() for s in segs]
-    if not pairs:
-        return {}
-    row = df.agg(*[F.avg(F.col("segment_memberships")[a][s]).alias(f"p{i}") for i, (a, s) in enumerate(pairs)]).first()
-    return {pair: float(row[f"p{i}"]) for i, pair in enumerate(pairs) if row is not None and row[f"p{i}"] is not None}
+    return mean_memberships_by(df.withColumn("_all", F.lit("")), segments, "_all").get("", {})
 
 
 def psi(
@@ -108,11 +126,17 @@ def population_drift(
     psi_values: Sequence[tuple[str, float]],
 ) -> DataFrame:
     """Transitions and PSI of one baseline, in the POPULATION schema (flows come from the drift table)."""
+    rows = [(baseline_date, int(days), a, float(v)) for a, v in psi_values]
+    return baselines_population(current, tag_baseline(base, baseline_date, days), segments=segments, psi_rows=rows)
+
+
+def baselines_population(
+    current: DataFrame, bases: DataFrame, *, segments: Segments, psi_rows: Sequence[tuple[str, int, str, float]]
+) -> DataFrame:
+    """`population_drift` of several tagged baselines at once; psi_rows are (baseline_date, days, axis, PSI)."""
     spark = current.sparkSession
-    psi_df = spark.createDataFrame([(a, float(v)) for a, v in psi_values], "axis string, value double")
-    return _shape(transitions(current, base, segments.axes()), baseline_date, days, "transition").unionByName(
-        _shape(psi_df, baseline_date, days, "psi")
-    )
+    psi_df = spark.createDataFrame(list(psi_rows), "baseline_date string, days_elapsed int, axis string, value double")
+    return _shape(transitions(current, bases, segments.axes()), "transition").unionByName(_shape(psi_df, "psi"))
 
 
 def flows_by_baseline(drift: DataFrame, top: int) -> DataFrame:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -14,8 +14,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segspark.exc import MissingInputError, SegsparkError
-from segspark.history.drift import TREND, DriftRules, Segments, customer_drift, trend
-from segspark.history.population import flows_by_baseline, mean_memberships, population_drift, psi
+from segspark.history.drift import TREND, DriftRules, Segments, baselines_drift, tag_baseline, trend
+from segspark.history.population import baselines_population, flows_by_baseline, mean_memberships_by, psi
 from segspark.model.manifest import Manifest, load_manifest, model_dir
 from segspark.score.step import PROFILES
 from segspark.tables import Commit, committed, read_partitions, write_partition
@@ -44,39 +44,28 @@ def backfill_dates(as_of: date, offsets: Sequence[int]) -> list[date]:
     return [as_of - timedelta(days=d) for d in days]
 
 
-def _snapshot(spark: SparkSession, root: str, day: str) -> DataFrame:
-    return read_partitions(spark, root=root, table=PROFILES, key="snapshot_date", values=[day]).drop("snapshot_date")
-
-
-def _model_of(spark: SparkSession, root: str, day: str, cache: dict[str, Manifest]) -> Manifest:
-    # At most two rows reach the driver: enough to tell "one model version" from "several".
-    versions = [r[0] for r in _snapshot(spark, root, day).select("model_version").distinct().limit(2).collect()]
-    if len(versions) != 1:
-        raise SegsparkError(f"profile snapshot {day} holds {len(versions)} model versions; expected exactly one")
-    if versions[0] not in cache:
-        cache[versions[0]] = load_manifest(model_dir(root, versions[0]))
-    return cache[versions[0]]
-
-
 def _segments(m: Manifest) -> dict[str, list[str]]:
     return {a: list(ax.segment_ids) for a, ax in m.axes.items()}
 
 
-def _trends(spark: SparkSession, root: str, as_of: date, available: set[str], models: dict[str, Manifest]) -> DataFrame:
+def _trends(
+    spark: SparkSession, as_of: date, available: set[str], snapshot: Callable[[str], DataFrame],
+    model_of: Callable[[str], Manifest],
+) -> DataFrame:  # fmt: skip
     """customer_id, trend (axis -> segment -> short/long/acceleration), when all four snapshots exist."""
     days = [(as_of - timedelta(days=o)).isoformat() for o in TREND_OFFSETS]
     empty_type = T.MapType(T.StringType(), T.MapType(T.StringType(), TREND))
     if not all(d in available for d in days):
         return spark.createDataFrame([], T.StructType([T.StructField("customer_id", T.StringType()),
                                                        T.StructField("trend", empty_type)]))  # fmt: skip
-    manifests = [_model_of(spark, root, d, models) for d in days]
+    manifests = [model_of(d) for d in days]
     shared = {
         a: [s for s in manifests[0].axes[a].segment_ids if all(s in m.axes[a].segment_ids for m in manifests[1:])]
         for a in manifests[0].axes
         if all(a in m.axes for m in manifests[1:])
     }
     frames = [
-        _snapshot(spark, root, d).select("customer_id", F.col("segment_memberships").alias(f"m{o}"))
+        snapshot(d).select("customer_id", F.col("segment_memberships").alias(f"m{o}"))
         for d, o in zip(days, TREND_OFFSETS, strict=True)
     ]
     joined = frames[0]
@@ -96,8 +85,28 @@ def _trends(spark: SparkSession, root: str, as_of: date, available: set[str], mo
     return joined.select("customer_id", F.create_map(*per_axis).cast(empty_type).alias("trend"))
 
 
+def _models_of(snaps: DataFrame, root: str, days: Sequence[str], cache: dict[str, Manifest]) -> dict[str, Manifest]:
+    """The model of each snapshot in `snaps` (one small job: a row per date and model version)."""
+    versions: dict[str, list[str]] = {d: [] for d in days}
+    for r in snaps.select("snapshot_date", "model_version").distinct().collect():  # a handful of rows
+        versions[str(r["snapshot_date"])].append(r["model_version"])
+    out = {}
+    for d in days:
+        if len(versions[d]) != 1:
+            raise SegsparkError(f"profile snapshot {d} holds {len(versions[d])} model versions; expected exactly one")
+        if versions[d][0] not in cache:
+            cache[versions[d][0]] = load_manifest(model_dir(root, versions[d][0]))
+        out[d] = cache[versions[d][0]]
+    return out
+
+
 def run_drift(spark: SparkSession, *, root: str, as_of: date, cfg: Mapping[str, Any], run_id: str) -> DriftResult:
-    """Compare the profiles of `as_of` with each committed baseline and commit drift/ and drift_population/."""
+    """Compare the profiles of `as_of` with each committed baseline and commit drift/ and drift_population/.
+
+    Baselines scored with the same model are compared in one plan (one join of
+    the current snapshot with all of them); a baseline of another model version
+    gets a plan of its own, over the segments both models share.
+    """
     available = set(committed(spark, root=root, table=PROFILES, key="snapshot_date"))
     day = as_of.isoformat()
     if day not in available:
@@ -110,27 +119,38 @@ def run_drift(spark: SparkSession, *, root: str, as_of: date, cfg: Mapping[str, 
             f"run `segspark backfill --as-of {day}` to write them from order history"
         )
     rules = DriftRules.from_config(cfg)
-    models: dict[str, Manifest] = {}
-    current_model = _model_of(spark, root, day, models)
-    # Snapshots are small next to the orders; each is read many times below.
-    current = _snapshot(spark, root, day).persist(StorageLevel.MEMORY_AND_DISK)
-    now_means = mean_memberships(current, _segments(current_model))
-    cached = [current]
-    frames, population = [], []
+    offsets = {d: o for o, d in baselines}
+    trend_days = [(as_of - timedelta(days=o)).isoformat() for o in TREND_OFFSETS]
+    days = list(dict.fromkeys([day, *offsets, *(d for d in trend_days if d in available)]))
+    # Every snapshot involved, read once and cached: each is read several times below (snapshots are
+    # small next to the orders).
+    snaps = read_partitions(spark, root=root, table=PROFILES, key="snapshot_date", values=days).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
     try:
-        for days, base_day in baselines:
-            base_model = _model_of(spark, root, base_day, models)
-            segments = Segments(_segments(current_model), _segments(base_model))
-            base = _snapshot(spark, root, base_day).persist(StorageLevel.MEMORY_AND_DISK)
-            cached.append(base)
-            frames.append(
-                customer_drift(current, base, days=days, baseline_date=base_day, segments=segments,
-                               archetype_axes=current_model.archetype_axes, rules=rules)
-            )  # fmt: skip
-            values = psi(now_means, mean_memberships(base, _segments(base_model)), segments)
-            population.append(population_drift(current, base, baseline_date=base_day, days=days,
-                                               segments=segments, psi_values=values))  # fmt: skip
-        drift = _union(frames).join(_trends(spark, root, as_of, available, models), "customer_id", how="left")
+        manifests: dict[str, Manifest] = {}
+        models = _models_of(snaps, root, days, manifests)
+
+        def snapshot(d: str) -> DataFrame:
+            return snaps.filter(F.col("snapshot_date") == F.lit(d)).drop("snapshot_date")
+
+        current, current_model = snapshot(day), models[day]
+        every_segment = {a: sorted({s for m in models.values() if a in m.axes for s in m.axes[a].segment_ids})
+                         for a in {a for m in models.values() for a in m.axes}}  # fmt: skip
+        means = mean_memberships_by(snaps, every_segment, "snapshot_date")
+        frames, population = [], []
+        by_model: dict[str, list[str]] = {}
+        for d in offsets:
+            by_model.setdefault(models[d].model_version, []).append(d)
+        for dates in by_model.values():
+            segments = Segments(_segments(current_model), _segments(models[dates[0]]))
+            bases = _union([tag_baseline(snapshot(d), d, offsets[d]) for d in dates])
+            frames.append(baselines_drift(current, bases, segments=segments,
+                                          archetype_axes=current_model.archetype_axes, rules=rules))  # fmt: skip
+            psi_rows = [(d, offsets[d], a, v) for d in dates for a, v in psi(means[day], means.get(d, {}), segments)]
+            population.append(baselines_population(current, bases, segments=segments, psi_rows=psi_rows))
+        trends = _trends(spark, as_of, available, snapshot, lambda d: models[d])
+        drift = _union(frames).join(trends, "customer_id", how="left")
         commit = write_partition(drift, root=root, table="drift", key="snapshot_date", value=day, run_id=run_id)
         written = read_partitions(spark, root=root, table="drift", key="snapshot_date", values=[day]).drop(
             "snapshot_date"
@@ -139,8 +159,7 @@ def run_drift(spark: SparkSession, *, root: str, as_of: date, cfg: Mapping[str, 
         pop_commit = write_partition(pop, root=root, table="drift_population", key="snapshot_date", value=day,
                                      run_id=run_id)  # fmt: skip
     finally:
-        for df in cached:
-            df.unpersist()
+        snaps.unpersist()
     result = DriftResult(as_of, [d for _, d in baselines], commit, pop_commit)
     result.summary = drift_summary(spark, root, day, current_model)
     return result
