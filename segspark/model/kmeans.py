@@ -89,7 +89,10 @@ def fit_axis(prepared: DataFrame, columns: list[str], total: int, search: KSearc
 
 
 def _kmeans(k: int, search: KSearch) -> KMeans:
-    return KMeans(k=k, seed=search.seed, maxIter=search.max_iter, tol=search.tol, featuresCol="features")
+    # solver "auto" runs a Summarizer job on every fit to choose between "row" and "block", and chose
+    # "row" here; naming it saves that job (45 of ~1,400 jobs on Online Retail II) with the same centres
+    # and silhouettes.
+    return KMeans(k=k, seed=search.seed, maxIter=search.max_iter, tol=search.tol, featuresCol="features", solver="row")
 
 
 def _search(sample: DataFrame, rows: int, search: KSearch) -> tuple[dict[int, float], dict[int, KMeansModel]]:
