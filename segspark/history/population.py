@@ -85,6 +85,7 @@ def mean_memberships_by(
     """
     pairs = [(a, s) for a, segs in segments.items() for s in segs]
     aggs = [F.avg(F.col("segment_memberships")[a][s]).alias(f"p{i}") for i, (a, s) in enumerate(pairs)]
+    # The row count keeps the aggregate valid when there are no pairs (then every snapshot maps to {}).
     rows = df.groupBy(key).agg(F.count(F.lit(1)).alias("_n"), *aggs).collect()  # one row per snapshot
     return {
         str(r[key]): {pair: float(r[f"p{i}"]) for i, pair in enumerate(pairs) if r[f"p{i}"] is not None} for r in rows
