@@ -30,15 +30,22 @@ PRICE_PRODUCES = ("value_sophistication__price_point_comfort", "value_sophistica
 def product_features(basis: Basis) -> DataFrame:
     """Per customer: the product features of PRODUCT_PRODUCES (lines without a product are ignored).
 
-    Two small aggregates instead of distinct counts over lines: one row per
-    (customer, product) pair with the first and last order index it appears in
-    (bought in two orders or more <=> last > first), then the lines flagged as
-    repeats of an earlier order's product, summed per order and per customer.
+    The lines, with their product's median price, are shuffled once by customer:
+    every window and aggregate below is keyed by the customer first, so none of
+    them moves the lines again. One (customer, product) window gives each line the
+    first order index its product appears in (bought in two orders or more <=>
+    last > first, a repeat line <=> idx > first); a (customer, product) aggregate
+    and a (customer, order) aggregate then sum them per customer.
     """
     lines = basis.purchases.filter(F.col("product_id").isNotNull())
     median_price = ladder_percentile(price_ladder(lines, "product_id"), "product_id", 0.5, "median_price")
     later_half = F.col("idx") >= F.col("n") - F.floor(F.col("n") / 2)
-    pairs = lines.groupBy("customer_id", "product_id").agg(
+    by_customer = (
+        lines.join(median_price, "product_id", how="left")
+        .repartition(W.CUSTOMER)
+        .withColumn("first_idx", F.min("idx").over(W.whole_customer_key("product_id")))
+    )
+    pairs = by_customer.groupBy("customer_id", "product_id").agg(
         F.sum("line_amount").alias("p_spend"),
         F.min("idx").alias("first_idx"),
         F.max("idx").alias("last_idx"),
@@ -59,9 +66,10 @@ def product_features(basis: Basis) -> DataFrame:
     )
     repeat = F.col("idx") > F.col("first_idx")
     cheap = F.when(F.col("unit_price") < F.col("median_price"), F.col("line_amount")).otherwise(0.0)
+    # A product's median exists when one of its lines has a price (canonical lines always do); the
+    # per-order rates, like the discount-hunt score, only count lines that can be compared with it.
     per_orders = (
-        lines.join(median_price, "product_id", how="inner")
-        .join(pairs.select("customer_id", "product_id", "first_idx"), ["customer_id", "product_id"], how="inner")
+        by_customer.filter(F.col("median_price").isNotNull())
         .groupBy("customer_id", "order_id", "n")
         .agg(
             F.max(repeat).alias("has_repeat"),
