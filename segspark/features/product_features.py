@@ -30,73 +30,73 @@ PRICE_PRODUCES = ("value_sophistication__price_point_comfort", "value_sophistica
 def product_features(basis: Basis) -> DataFrame:
     """Per customer: the product features of PRODUCT_PRODUCES (lines without a product are ignored).
 
-    The lines, with their product's median price, are shuffled once by customer:
-    every window and aggregate below is keyed by the customer first, so none of
-    them moves the lines again. One (customer, product) window gives each line the
-    first order index its product appears in (bought in two orders or more <=>
-    last > first, a repeat line <=> idx > first); a (customer, product) aggregate
-    and a (customer, order) aggregate then sum them per customer.
+    One frame, shuffled once by customer, feeds everything. A (customer, product)
+    window gives each line its product's spend, first and last order index and
+    halves (bought in two orders or more <=> last > first; a repeat line <=> idx >
+    first), and marks one line per product to count the products once. A
+    (customer, order) aggregate and a customer aggregate over the same partitions
+    then sum them: the concentration is sum(p^2) / total^2 over the products' spends.
     """
     lines = basis.purchases.filter(F.col("product_id").isNotNull())
     median_price = ladder_percentile(price_ladder(lines, "product_id"), "product_id", 0.5, "median_price")
     later_half = F.col("idx") >= F.col("n") - F.floor(F.col("n") / 2)
+    pair = W.customer_key_sequence("product_id")
+    whole_pair = pair.rowsBetween(*W.WHOLE)
     by_customer = (
         lines.join(median_price, "product_id", how="left")
         .repartition(W.CUSTOMER)
-        .withColumn("first_idx", F.min("idx").over(W.whole_customer_key("product_id")))
-    )
-    pairs = by_customer.groupBy("customer_id", "product_id").agg(
-        F.sum("line_amount").alias("p_spend"),
-        F.min("idx").alias("first_idx"),
-        F.max("idx").alias("last_idx"),
-        F.max(later_half).alias("in_later"),
-        F.max(~later_half).alias("in_earlier"),
-    )
-    per_pairs = (
-        pairs.withColumn("total", F.sum("p_spend").over(W.whole_customer()))
-        .groupBy("customer_id")
-        .agg(
-            F.sum(F.when(F.col("total") > 0, (F.col("p_spend") / F.col("total")) ** 2)).alias("hhi"),
-            F.max("total").alias("total"),
-            F.avg((F.col("last_idx") > F.col("first_idx")).cast("double")).alias("repeat_products"),
-            F.count(F.lit(1)).alias("products"),
-            F.count_if(F.col("in_later")).alias("later_products"),
-            F.count_if(F.col("in_earlier")).alias("earlier_products"),
+        .select(
+            "customer_id", "order_id", "n", "idx", "line_amount", "unit_price", "median_price",
+            F.sum("line_amount").over(whole_pair).alias("p_spend"),
+            F.min("idx").over(whole_pair).alias("first_idx"),
+            F.max("idx").over(whole_pair).alias("last_idx"),
+            F.max(later_half).over(whole_pair).alias("in_later"),
+            F.max(~later_half).over(whole_pair).alias("in_earlier"),
+            (F.row_number().over(pair) == 1).alias("first_line"),
         )
-    )
-    repeat = F.col("idx") > F.col("first_idx")
-    cheap = F.when(F.col("unit_price") < F.col("median_price"), F.col("line_amount")).otherwise(0.0)
+    )  # fmt: skip
     # A product's median exists when one of its lines has a price (canonical lines always do); the
     # per-order rates, like the discount-hunt score, only count lines that can be compared with it.
-    per_orders = (
-        by_customer.filter(F.col("median_price").isNotNull())
-        .groupBy("customer_id", "order_id", "n")
-        .agg(
-            F.max(repeat).alias("has_repeat"),
-            F.count(F.lit(1)).alias("k"),
-            F.count_if(repeat).alias("repeat_lines"),
-            F.sum("line_amount").alias("spend"),
-            F.sum(cheap).alias("cheap"),
-        )
-        .groupBy("customer_id")
-        .agg(
-            F.first("n").alias("n"),
-            F.count_if(F.col("has_repeat")).alias("repeat_orders"),
-            (F.sum("repeat_lines") / F.sum("k")).alias("same_product_rate"),
-            F.sum("spend").alias("spend"),
-            F.sum("cheap").alias("cheap"),
-        )
+    priced = F.col("median_price").isNotNull()
+    repeat = priced & (F.col("idx") > F.col("first_idx"))
+    once = F.col("first_line")
+    per_order = by_customer.groupBy("customer_id", "order_id", "n").agg(
+        F.max(repeat).alias("has_repeat"),
+        F.count_if(priced).alias("k"),
+        F.count_if(repeat).alias("repeat_lines"),
+        F.sum(F.when(priced, F.col("line_amount"))).alias("spend"),
+        F.sum(F.when(priced & (F.col("unit_price") < F.col("median_price")), F.col("line_amount"))).alias("cheap"),
+        F.sum(F.when(once, F.col("p_spend") * F.col("p_spend"))).alias("p_squares"),
+        F.sum(F.when(once, F.col("p_spend"))).alias("total"),
+        F.count_if(once).alias("products"),
+        F.count_if(once & (F.col("last_idx") > F.col("first_idx"))).alias("repeat_products"),
+        F.count_if(once & F.col("in_later")).alias("later_products"),
+        F.count_if(once & F.col("in_earlier")).alias("earlier_products"),
     )
-    n = F.col("n")
-    return per_orders.join(per_pairs, "customer_id", how="inner").select(
+    sums = (
+        "k", "repeat_lines", "p_squares", "total", "products", "repeat_products", "later_products", "earlier_products",
+    )  # fmt: skip
+    per_customer = (
+        per_order.groupBy("customer_id")
+        .agg(
+            F.max("n").alias("n"),
+            F.count_if(F.col("has_repeat")).alias("repeat_orders"),
+            F.coalesce(F.sum("spend"), F.lit(0.0)).alias("spend"),
+            F.coalesce(F.sum("cheap"), F.lit(0.0)).alias("cheap"),
+            *[F.sum(c).alias(c) for c in sums],
+        )
+        .filter(F.col("k") > 0)  # no line comparable with a median: no product features
+    )
+    n, total = F.col("n"), F.col("total")
+    return per_customer.select(
         "customer_id",
         F.when(n >= 2, F.col("later_products") / F.greatest(F.col("earlier_products"), F.lit(1))).alias(
             "customer_maturity__expansion_rate"
         ),
         F.when(n >= 2, F.col("repeat_orders") / (n - 1)).alias("repurchase_behavior__repeat_purchase_rate"),
-        F.col("same_product_rate").alias("repurchase_behavior__same_product_rate"),
-        F.when(F.col("total") > 0, F.col("hhi")).alias("product_knowledge__product_concentration"),
-        F.col("repeat_products").alias("product_knowledge__repeat_product_rate"),
+        (F.col("repeat_lines") / F.col("k")).alias("repurchase_behavior__same_product_rate"),
+        F.when(total > 0, F.col("p_squares") / (total * total)).alias("product_knowledge__product_concentration"),
+        (F.col("repeat_products") / F.col("products")).alias("product_knowledge__repeat_product_rate"),
         F.col("products").cast("double").alias("product_knowledge__expertise_level"),
         safe_ratio(F.col("cheap"), F.col("spend")).alias("value_sophistication__discount_hunt_score"),
     )

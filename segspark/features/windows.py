@@ -24,6 +24,11 @@ def whole_customer_key(key: str) -> WindowSpec:
     return Window.partitionBy(CUSTOMER, key).rowsBetween(*WHOLE)
 
 
+def customer_key_sequence(key: str) -> WindowSpec:
+    """The rows of one (customer, key) pair in order index order: for marking one row per pair."""
+    return Window.partitionBy(CUSTOMER, key).orderBy("idx")
+
+
 def main_category_rank() -> WindowSpec:
     """Categories of one order, largest value first, ties to the smallest name."""
     return Window.partitionBy(CUSTOMER, "order_id").orderBy(F.col("category_value").desc(), "category")
