@@ -41,6 +41,8 @@ def product_features(basis: Basis) -> DataFrame:
     median_price = ladder_percentile(price_ladder(lines, "product_id"), "product_id", 0.5, "median_price")
     later_half = F.col("idx") >= F.col("n") - F.floor(F.col("n") / 2)
     pair = W.customer_key_sequence("product_id")
+    # The whole-pair aggregates share the ordered spec of row_number, so Spark evaluates all of
+    # them in one Window operator over one sort (an unordered spec would add a second one).
     whole_pair = pair.rowsBetween(*W.WHOLE)
     by_customer = (
         lines.join(median_price, "product_id", how="left")
