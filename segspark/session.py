@@ -111,6 +111,11 @@ def get_spark(spark_conf: Mapping[str, Any] | None = None) -> SparkSession:
         # Step logs carry progress and timings; Spark's bar garbles logs.
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        # Spark keeps 100 compiled code-generation classes by default. One feature computation needs
+        # ~150, so with 100 the cache evicts each class before its next use: every as-of date, and every
+        # k of the fit, compiled everything again. Static: it must be set before the session starts.
+        .config("spark.sql.codegen.cache.maxEntries", "2000")
+        .config("spark.sql.codegen.useIdInClassName", "false")
     )
     logging_conf = shipped_file("log4j2.properties")
     if isinstance(logging_conf, Path) and logging_conf.is_file():  # not when imported from a zip

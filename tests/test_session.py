@@ -18,3 +18,29 @@ def test_local_session_logs_with_the_shipped_log4j_config(spark: SparkSession) -
     assert "logger.window.name = org.apache.spark.sql.execution.window.WindowExec" in text
     assert "logger.window.level = error" in text
     assert "rootLogger.level = warn" in text
+
+
+def _compilations(spark: SparkSession) -> int:
+    """Classes Spark's code generator has compiled in this JVM (cache misses only)."""
+    metrics = spark._jvm.org.apache.spark.metrics.source.CodegenMetrics  # type: ignore[union-attr]
+    return int(metrics.METRIC_COMPILATION_TIME().getCount())
+
+
+def test_a_repeated_feature_computation_reuses_its_compiled_code(spark: SparkSession) -> None:
+    # One feature computation generates more classes than Spark's default cache of 100 holds, so with
+    # the default every rerun (each backfill date, each k of the fit) compiled them all again.
+    from segspark.features.axes import load_axes
+    from segspark.features.engine import compute_features
+    from tests.features_history import AS_OF, history
+
+    assert int(spark.conf.get("spark.sql.codegen.cache.maxEntries")) >= 1000
+
+    def run() -> int:
+        before = _compilations(spark)
+        feats, _ = compute_features(history(spark), load_axes(), as_of=AS_OF, zone="UTC")
+        feats.collect()
+        return _compilations(spark) - before
+
+    first, again = run(), run()
+    print(f"compiled classes: first run {first}, same computation again {again}")
+    assert again < 0.25 * max(first, 100)
