@@ -33,7 +33,7 @@ def test_a_repeated_feature_computation_reuses_its_compiled_code(spark: SparkSes
     from segspark.features.engine import compute_features
     from tests.features_history import AS_OF, history
 
-    assert int(spark.conf.get("spark.sql.codegen.cache.maxEntries")) >= 1000
+    assert int(str(spark.conf.get("spark.sql.codegen.cache.maxEntries"))) >= 1000
 
     def run() -> int:
         before = _compilations(spark)
