@@ -156,3 +156,23 @@ def test_missing_values_are_imputed_with_the_median(spark: SparkSession) -> None
     m = fit(holed)
     median = float(np.median(np.array(holed.select(COLUMNS[1]).dropna().collect(), dtype=float)))
     assert m.axes[AXIS.name].impute["avg_days_between_orders"] == pytest.approx(median)
+
+
+def test_mllib_stages_are_saved_and_load_back(spark: SparkSession, tmp_path: Path) -> None:
+    from pyspark.ml.clustering import KMeansModel
+    from pyspark.ml.feature import StandardScalerModel
+
+    from segspark.model.step import save_stages
+
+    df = planted(spark, k=3, per_group=60, seed=5)
+    m, fits = fit_model(df.drop("group"), [AXIS], as_of="2024-01-01", source="t", cfg=cfg())
+    ax = m.axes[AXIS.name]
+    base = str(tmp_path / "model")
+    save_stages({"first": fits[AXIS.name], "second": fits[AXIS.name]}, base)
+    for name in ("first", "second"):
+        scaler = StandardScalerModel.load(f"{base}/mllib/{name}/scaler")
+        kmeans = KMeansModel.load(f"{base}/mllib/{name}/kmeans")
+        np.testing.assert_allclose(scaler.mean.toArray(), ax.scaler_mean, rtol=1e-12)
+        np.testing.assert_allclose(scaler.std.toArray(), ax.scaler_scale, rtol=1e-12)
+        centres = sorted(map(list, kmeans.clusterCenters()))
+        np.testing.assert_allclose(centres, sorted(map(list, ax.centers_scaled)), rtol=1e-12)

@@ -12,6 +12,7 @@ from segspark.features.axes import load_axes
 from segspark.mapping import SourceMapping
 from segspark.model.claude_names import CACHE_FILE, NamingSettings, load_cache, name_model, save_cache
 from segspark.model.fit import fit_model
+from segspark.model.kmeans import AxisFit
 from segspark.model.manifest import Manifest, load_manifest, model_dir, save_manifest
 from segspark.paths import local_path
 from segspark.tables import read_partitions
@@ -43,11 +44,18 @@ def run_fit(
     if naming is not None:
         manifest = name_and_cache(manifest, base, NamingSettings.from_config(naming), previous)
     if cfg.get("save_mllib", True):
-        for axis, fitted in fits.items():
-            fitted.scaler.write().overwrite().save(f"{base}/mllib/{axis}/scaler")
-            fitted.kmeans.write().overwrite().save(f"{base}/mllib/{axis}/kmeans")
+        save_stages(fits, base)
     path = save_manifest(root, manifest)  # last: the manifest makes the directory a model
     return manifest, path
+
+
+def save_stages(fits: Mapping[str, AxisFit], base: str) -> None:
+    """Save each axis's MLlib scaler and KMeans under `base`/mllib/<axis>/ (loadable with MLlib's `load`)."""
+    # One axis after another: saving several at once from threads measured no faster (2.1-3.9 s
+    # against 2.6-3.3 s for the nine axes of Online Retail II); each save is driver work.
+    for axis, fitted in fits.items():
+        fitted.scaler.write().overwrite().save(f"{base}/mllib/{axis}/scaler")
+        fitted.kmeans.write().overwrite().save(f"{base}/mllib/{axis}/kmeans")
 
 
 def name_and_cache(
