@@ -108,3 +108,28 @@ def test_future_lines_are_rejected(spark: SparkSession, warehouse: str) -> None:
     # out-of-scope POSTAGE line of A5 is now malformed first (checks are ordered).
     assert report.malformed_by_reason["future_timestamp"] == 3
     assert report.valid == 3
+
+
+def test_kept_duplicates_are_counted_and_only_rejects_carry_their_json(spark: SparkSession, warehouse: str) -> None:
+    from dataclasses import replace
+
+    from pyspark.sql import functions as F
+
+    from segspark.ingest.canonical import KIND, ROW, VALID, canonicalise, count_kept_duplicates
+    from segspark.ingest.read import read_source
+
+    keep = replace(_mapping(), duplicates="keep")
+    report = validate(spark, keep, root=warehouse, run_id="r3", max_malformed_fraction=0.5,
+                      path=str(FIXTURES / "malformed_orders.csv"), max_order_ts=NOW)  # fmt: skip
+    # The repeated INV1 line stays valid and is counted once as a kept duplicate.
+    assert (report.valid, report.duplicate_lines_kept) == (6, 1)
+    assert "duplicate_line" not in report.out_of_scope_by_reason
+
+    raw = read_source(spark, keep, str(FIXTURES / "malformed_orders.csv"))
+    classified = canonicalise(raw, keep, max_order_ts=NOW)
+    rows = classified.select(KIND, ROW).collect()
+    assert all(r[ROW] is None for r in rows if r[KIND] == VALID)
+    assert all(r[ROW] is not None and r[ROW].startswith('{"cust":') for r in rows if r[KIND] != VALID)
+    # Spark cannot hash a map column: the row hash goes through its JSON, and duplicates still match.
+    with_map = canonicalise(raw.withColumn("attrs", F.create_map(F.lit("sku"), F.col("sku"))), keep, max_order_ts=NOW)
+    assert count_kept_duplicates(with_map) == 1

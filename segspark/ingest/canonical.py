@@ -1,8 +1,9 @@
 """Source rows -> canonical order lines, each row classified valid / malformed / out of scope.
 
 Nothing is dropped here: every row read comes out once, with `_kind` and
-`_reason` saying what happens to it and `_row` holding the source row as JSON
-for the rejects table.
+`_reason` saying what happens to it, `_row` holding the source row as JSON for
+the rejects table (null on valid rows, which never need it), and `_row_hash` a
+64-bit hash of the source row for counting exact duplicates.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from segspark.mapping import SourceMapping
 from segspark.schema import CANONICAL_TYPES, ORDER_LINES
 
 VALID, MALFORMED, OUT_OF_SCOPE = "valid", "malformed", "out_of_scope"
-ROW, KIND, REASON = "_row", "_kind", "_reason"
+ROW, KIND, REASON, ROW_HASH = "_row", "_kind", "_reason", "_row_hash"
 
 
 def _q(name: str) -> Column:
@@ -77,9 +78,9 @@ def _as_timestamp(col: Column, dtype: T.DataType, fmt: str | None, zone: str, ep
 def canonicalise(
     raw: DataFrame, mapping: SourceMapping, *, max_order_ts: datetime, epoch_unit: str | None = None
 ) -> DataFrame:
-    """Return canonical columns plus `_kind`, `_reason`, `_row` for every source row."""
+    """Return canonical columns plus `_kind`, `_reason`, `_row` and `_row_hash` for every source row."""
     source_cols = [c for c in raw.columns if not c.startswith("_lk")]
-    df = raw.withColumn(ROW, F.to_json(F.struct(*[_q(c) for c in source_cols]), {"ignoreNullFields": "false"}))
+    df = raw
     raw_vals: dict[str, Column] = {}
     parsed: dict[str, Column] = {}
     for canonical, target in CANONICAL_TYPES.items():
@@ -180,9 +181,20 @@ def canonicalise(
         is_return.alias("is_return"),
         kind.alias(KIND),
         reason.alias(REASON),
-        F.col(ROW),
+        F.to_json(F.struct(*[_q(c) for c in source_cols]), {"ignoreNullFields": "false"}).alias(ROW),
+        F.xxhash64(*[_hashable(_q(f.name), f.dataType) for f in raw.schema.fields if f.name in source_cols]).alias(
+            ROW_HASH
+        ),
     )
-    return _mark_duplicates(out, mapping.duplicates)
+    marked = _mark_duplicates(out, mapping.duplicates)
+    # Only rejected rows keep their JSON: writing it for every valid line cost ingestion a fifth of its
+    # time, and Spark evaluates the JSON of a CASE branch only for the rows that take it.
+    return marked.withColumn(ROW, F.when(F.col(KIND) == VALID, F.lit(None)).otherwise(F.col(ROW)))
+
+
+def _hashable(col: Column, dtype: T.DataType) -> Column:
+    # Spark cannot hash maps; their JSON text identifies them as well.
+    return F.to_json(F.struct(col)) if "map<" in dtype.simpleString() else col
 
 
 def _mark_duplicates(df: DataFrame, policy: str) -> DataFrame:
@@ -196,7 +208,7 @@ def _mark_duplicates(df: DataFrame, policy: str) -> DataFrame:
         return df
     # The 64-bit hash leads the window keys so the sort compares longs and reads
     # the row text only on hash ties; the text keeps the match exact.
-    row_hash = F.xxhash64(ROW)
+    row_hash = F.col(ROW_HASH)
     rank = F.row_number().over(Window.partitionBy(row_hash, F.col(ROW)).orderBy(row_hash))
     is_extra = (F.col(KIND) == VALID) & (rank > 1)
     return df.withColumn("_extra", is_extra).select(
@@ -213,7 +225,7 @@ def count_kept_duplicates(classified: DataFrame) -> int:
     rows themselves; a hash collision (odds about n^2 / 2^64) could only make
     this informational count off by one, never move a row.
     """
-    per_hash = classified.filter(F.col(KIND) == VALID).groupBy(F.xxhash64(ROW).alias("h")).count()
+    per_hash = classified.filter(F.col(KIND) == VALID).groupBy(F.col(ROW_HASH).alias("h")).count()
     extra = per_hash.agg(F.sum(F.col("count") - 1).alias("n")).first()
     return int(extra["n"] or 0) if extra is not None else 0
 
