@@ -27,8 +27,9 @@ def _compilations(spark: SparkSession) -> int:
 
 
 def test_a_repeated_feature_computation_reuses_its_compiled_code(spark: SparkSession) -> None:
-    # One feature computation generates more classes than Spark's default cache of 100 holds, so with
-    # the default every rerun (each backfill date, each k of the fit) compiled them all again.
+    # One feature computation generates more classes than Spark's default cache of 100 holds, and under
+    # adaptive execution the same stage gets another id (part of the class name) on every run: with
+    # Spark's defaults every rerun (each backfill date, each test) compiled them all again.
     from segspark.features.axes import load_axes
     from segspark.features.engine import compute_features
     from tests.features_history import AS_OF, history
