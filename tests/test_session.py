@@ -42,6 +42,8 @@ def test_a_repeated_feature_computation_reuses_its_compiled_code(spark: SparkSes
         feats.collect()
         return _compilations(spark) - before
 
-    first, again = run(), run()
-    print(f"compiled classes: first run {first}, same computation again {again}")
-    assert again < 0.25 * max(first, 100)
+    # Adaptive execution may pick another plan variant on the second run (measured: 20-30 new classes);
+    # by the third, almost everything is cached. With stage ids in class names the runs compiled 78-115.
+    first, second, third = run(), run(), run()
+    print(f"compiled classes: first run {first}, then {second} and {third}")
+    assert third < 0.25 * max(first, 100)
