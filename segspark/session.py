@@ -111,9 +111,10 @@ def get_spark(spark_conf: Mapping[str, Any] | None = None) -> SparkSession:
         # Step logs carry progress and timings; Spark's bar garbles logs.
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
-        # Spark keeps 100 compiled code-generation classes by default. One feature computation needs
-        # ~150, so with 100 the cache evicts each class before its next use: every as-of date, and every
-        # k of the fit, compiled everything again. Static: it must be set before the session starts.
+        # Spark keeps 100 compiled code-generation classes by default, and names each after its stage id,
+        # which adaptive execution renumbers from run to run. One feature computation needs ~150 classes,
+        # so every as-of date compiled everything again (~150 classes; now ~24, docs/benchmarks.md).
+        # The cache size is static: it must be set before the session starts.
         .config("spark.sql.codegen.cache.maxEntries", "2000")
         .config("spark.sql.codegen.useIdInClassName", "false")
     )

@@ -80,14 +80,13 @@ def canonicalise(
 ) -> DataFrame:
     """Return canonical columns plus `_kind`, `_reason`, `_row` and `_row_hash` for every source row."""
     source_cols = [c for c in raw.columns if not c.startswith("_lk")]
-    df = raw
     raw_vals: dict[str, Column] = {}
     parsed: dict[str, Column] = {}
     for canonical, target in CANONICAL_TYPES.items():
         expr = source_expr(mapping, canonical)
         if expr is None:
             continue
-        dtype = df.select(expr.alias("x")).schema[0].dataType  # analysis only, no job
+        dtype = raw.select(expr.alias("x")).schema[0].dataType  # analysis only, no job
         raw_vals[canonical] = expr
         if isinstance(target, T.StringType):
             parsed[canonical] = as_string(expr, dtype)
@@ -97,7 +96,7 @@ def canonicalise(
             parsed[canonical] = _as_timestamp(
                 expr, dtype, mapping.timestamp_format, mapping.zone, mapping.epoch_unit or epoch_unit
             )
-    df = df.select("*", *[c.alias(f"_p_{k}") for k, c in parsed.items()])
+    df = raw.select("*", *[c.alias(f"_p_{k}") for k, c in parsed.items()])
     p = {k: F.col(f"_p_{k}") for k in parsed}
     null = F.lit(None)
 
