@@ -30,20 +30,23 @@ ROWS: list[tuple[str, float | None, float | None, float | None]] = [
 ]
 
 
-def features(spark: SparkSession) -> DataFrame:
+def features(spark: SparkSession, rows: list[Any] | None = None) -> DataFrame:
     schema = T.StructType(
         [T.StructField("customer_id", T.StringType(), False)]
         + [T.StructField(c, T.DoubleType(), True) for c in COLUMNS]
     )
     # Four partitions so several Arrow batches and tasks are exercised.
-    return spark.createDataFrame(ROWS, schema).repartition(4)
+    return spark.createDataFrame(rows or ROWS, schema).repartition(4)
 
 
-def core_frame(spark: SparkSession, model: ScoringModel, schema: T.StructType) -> DataFrame:
-    raw = np.array([[np.nan if v is None else v for v in r[1:]] for r in ROWS], dtype=float)
+def core_frame(
+    spark: SparkSession, model: ScoringModel, schema: T.StructType, rows: list[Any] | None = None
+) -> DataFrame:
+    rows = rows or ROWS
+    raw = np.array([[np.nan if v is None else v for v in r[1:]] for r in rows], dtype=float)
     s = score(model, raw)
     keys = archetype_keys(model, s)
-    records = [{"customer_id": r[0], **profile_record(model, s, i, keys)} for i, r in enumerate(ROWS)]
+    records = [{"customer_id": r[0], **profile_record(model, s, i, keys)} for i, r in enumerate(rows)]
     return spark.createDataFrame([tuple(rec[c] for c in PROFILE_COLUMNS) for rec in records], schema)
 
 
@@ -54,6 +57,20 @@ def test_spark_pass_equals_numpy_core(spark: SparkSession) -> None:
     expected = core_frame(spark, model, got.schema)
     # Maps cannot be sorted by Spark, so both sides are ordered by customer id.
     assert_df_equality(got.orderBy("customer_id"), expected.orderBy("customer_id"), ignore_nullable=True)
+
+
+def test_spark_pass_one_row_per_batch(spark: SparkSession) -> None:
+    """One task and one row per Arrow batch, every combination met twice: what a task keeps
+    from batch to batch (the archetype names it has already worked out) must stay row-exact."""
+    model = ScoringModel.from_manifest(hand_manifest())
+    rows = [*ROWS, *[(f"{r[0]}-again", *r[1:]) for r in reversed(ROWS)]]
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "1")
+    try:
+        got = score_profiles(features(spark, rows).coalesce(1), model).orderBy("customer_id")
+        expected = core_frame(spark, model, got.schema, rows).orderBy("customer_id")
+        assert_df_equality(got, expected, ignore_nullable=True)
+    finally:
+        spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
 
 
 def test_spark_pass_by_hand(spark: SparkSession) -> None:

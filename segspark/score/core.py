@@ -126,25 +126,35 @@ def score(model: ScoringModel, raw: np.ndarray) -> Scores:
     return Scores(out, fingerprint)
 
 
-def archetypes(model: ScoringModel, scores: Scores) -> tuple[list[str], np.ndarray]:
+def archetypes(model: ScoringModel, scores: Scores, memo: dict[int, str] | None = None) -> tuple[list[str], np.ndarray]:
     """The distinct archetype keys among the rows, and each row's index into them.
 
     Dominant indices are combined into one integer per row (mixed radix over the
-    archetype axes' k), so only the few distinct combinations become strings.
+    archetype axes' k), so only the distinct combinations become strings; `memo`
+    (code -> key), kept across batches, spares re-spelling the ones seen before.
     """
     n = scores.fingerprint.shape[0]
     code = np.zeros(n, dtype=np.int64)
     for a in model.archetype_axes:
         code = code * model.axes[a].k + scores.axes[a].dominant
     distinct, inverse = np.unique(code, return_inverse=True)
+    memo = {} if memo is None else memo
     keys = []
     for value in distinct.tolist():
-        segments = []
-        for a in reversed(model.archetype_axes):
-            value, index = divmod(value, model.axes[a].k)
-            segments.append(model.axes[a].segment_ids[index])
-        keys.append(archetype_key(segments[::-1]))
+        key = memo.get(value)
+        if key is None:
+            key = memo[value] = _combination_key(model, value)
+        keys.append(key)
     return keys, np.asarray(inverse, dtype=np.int64).reshape(n)
+
+
+def _combination_key(model: ScoringModel, code: int) -> str:
+    """The archetype key of one mixed-radix combination code."""
+    segments = []
+    for a in reversed(model.archetype_axes):
+        code, index = divmod(code, model.axes[a].k)
+        segments.append(model.axes[a].segment_ids[index])
+    return archetype_key(segments[::-1])
 
 
 def archetype_keys(model: ScoringModel, scores: Scores) -> list[str]:

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segspark.model.identity import archetype_id
-from segspark.score.core import STRENGTHS, ScoringModel, archetypes, score
+from segspark.score.core import STRENGTHS, Scores, ScoringModel, archetypes, score
 
 PROFILE_SCHEMA = T.StructType(
     [
@@ -96,14 +96,48 @@ def _flat(layout: _Layout, n: int, values: pa.Array) -> pa.Array:
     return pa.MapArray.from_arrays(_offsets(n, len(layout.axis_names)), axis_keys, values)
 
 
+class _Archetypes:
+    """Per-row archetype columns as Arrow arrays.
+
+    A task meets the same few combinations in every batch, so each one's key, id
+    and novelty are worked out once per task and reused.
+    """
+
+    def __init__(self, model: ScoringModel) -> None:
+        self.model = model
+        self._keys: dict[int, str] = {}
+        self._ids: dict[str, str] = {}
+
+    def _distinct(self, s: Scores) -> tuple[list[str], pa.Array]:
+        keys, inverse = archetypes(self.model, s, self._keys)
+        return keys, pa.array(inverse)
+
+    def _id_array(self, keys: list[str]) -> pa.Array:
+        ids = [self._ids.get(k) or self._ids.setdefault(k, archetype_id(k)) for k in keys]
+        return pa.array(ids, pa.string())
+
+    def ids(self, s: Scores) -> pa.Array:
+        """archetype_id of every row."""
+        keys, inverse = self._distinct(s)
+        return pc.take(self._id_array(keys), inverse)
+
+    def columns(self, s: Scores) -> tuple[pa.Array, pa.Array, pa.Array]:
+        """archetype_id, archetype_key and archetype_is_new of every row."""
+        keys, inverse = self._distinct(s)
+        is_new = pa.array([k not in self.model.registry for k in keys], pa.bool_())
+        return (pc.take(self._id_array(keys), inverse), pc.take(pa.array(keys, pa.string()), inverse),
+                pc.take(is_new, inverse))  # fmt: skip
+
+
 def _raw(batch: pa.RecordBatch, columns: list[str]) -> np.ndarray:
     """The batch's feature columns as an n x d float matrix; nulls (missing features) become NaN, imputed later."""
-    return np.column_stack([batch.column(c).to_numpy(zero_copy_only=False) for c in columns]).astype(float)
+    return np.column_stack([batch.column(c).to_numpy(zero_copy_only=False) for c in columns]).astype(float, copy=False)
 
 
 def _scorer(model: ScoringModel) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     columns = model.columns
     layout = _Layout(model)
+    named = _Archetypes(model)
     version = pa.scalar(model.model_version, pa.string())
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -115,15 +149,11 @@ def _scorer(model: ScoringModel) -> Callable[[Iterator[pa.RecordBatch]], Iterato
             dominant = np.column_stack([a.dominant for a in s.axes.values()])  # n x axes
             strength = np.column_stack([a.strength for a in s.axes.values()])
             picked = (dominant + layout.first[None, :]).ravel()  # fingerprint position of each dominant segment
-            keys, inverse = archetypes(model, s)
-            distinct = pa.array(keys, pa.string())
             yield pa.RecordBatch.from_arrays(
                 [
                     batch.column("customer_id"),
                     pa.repeat(version, n),
-                    pc.take(pa.array([archetype_id(k) for k in keys], pa.string()), inverse),
-                    pc.take(distinct, inverse),
-                    pc.take(pa.array([k not in model.registry for k in keys], pa.bool_()), inverse),
+                    *named.columns(s),
                     _nested(layout, n, np.hstack([a.memberships for a in s.axes.values()])),
                     _nested(layout, n, s.fingerprint),
                     _flat(layout, n, pc.take(layout.segment_ids, picked)),
@@ -158,6 +188,7 @@ _VECTORS_ARROW = pa.schema(
 def _vector_scorer(model: ScoringModel) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     columns = model.columns
     width = len(model.fingerprint_layout)
+    named = _Archetypes(model)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
@@ -165,12 +196,11 @@ def _vector_scorer(model: ScoringModel) -> Callable[[Iterator[pa.RecordBatch]], 
             if n == 0:
                 continue
             s = score(model, _raw(batch, columns))
-            keys, inverse = archetypes(model, s)
             members = np.hstack([a.memberships for a in s.axes.values()])
             yield pa.RecordBatch.from_arrays(
                 [
                     batch.column("customer_id"),
-                    pc.take(pa.array([archetype_id(k) for k in keys], pa.string()), inverse),
+                    named.ids(s),
                     pa.ListArray.from_arrays(_offsets(n, width), pa.array(members.ravel())),
                     pa.ListArray.from_arrays(_offsets(n, width), pa.array(s.fingerprint.ravel())),
                 ],
