@@ -99,8 +99,9 @@ def _flat(layout: _Layout, n: int, values: pa.Array) -> pa.Array:
 class _Archetypes:
     """Per-row archetype columns as Arrow arrays.
 
-    A task meets the same few combinations in every batch, so each one's key, id
-    and novelty are worked out once per task and reused.
+    A task meets the same combinations batch after batch, so each one's key, id
+    and novelty are worked out once per task and reused (kept per task: the
+    object travels in the closure, empty).
     """
 
     def __init__(self, model: ScoringModel) -> None:
