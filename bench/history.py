@@ -20,14 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import setup_orii, timed
 
-from segspark.commands_history import do_backfill
 from segspark.config import load_config
 from segspark.context import RunContext
 from segspark.features.step import run_features
-from segspark.history.step import run_drift
+from segspark.history.step import backfill_dates, run_drift
 from segspark.mapping import load_mapping
-from segspark.model.manifest import model_dir
 from segspark.model.step import run_fit
+from segspark.steps import backfill_step
 
 AS_OF = date(2011, 12, 10)
 
@@ -44,11 +43,10 @@ def main() -> int:
         spark, root=root, mapping=mapping, as_of=AS_OF.isoformat(), axes_file=None, cfg=cfg))  # fmt: skip
     offsets = [int(o) for o in config.get("history.backfill_offsets")]
     workers = int(config.get("history.backfill_workers"))
-    model = model_dir(root, manifest.model_version)
     ctx = RunContext(config=config, root=root, run_id="bf", mapping=mapping, _spark=spark)
 
     def backfill() -> None:
-        do_backfill(ctx, AS_OF, model, offsets, skip=set())
+        backfill_step(ctx, backfill_dates(AS_OF, offsets), manifest)
 
     _, seconds = timed(f"backfill, 7 snapshots, {workers} at once (history.backfill_workers)", backfill)
     print(f"RESULT backfill_7_snapshots_s={seconds:.1f} (target <= 180)")

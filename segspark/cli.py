@@ -12,35 +12,41 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from segspark import __version__, commands, commands_history, commands_lookalike
-from segspark.config import load_config
+from segspark.config import Config, load_config
 from segspark.exc import ConfigError, SegsparkError
 
 log = logging.getLogger("segspark")
 
-COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
-    "validate": ("ingest a source through its mapping: orders/ and rejects/", commands.add_validate_args),
-    "generate": ("write synthetic order lines with planted behaviour groups", commands.add_generate_args),
-    "features": ("compute point-in-time features as of a date: features/", commands.add_features_args),
-    "fit": ("fit per-axis scalers and KMeans on a features snapshot: models/", commands.add_fit_args),
-    "name": ("(re)name a model's segments with Claude, or keep the deterministic names", commands.add_name_args),
-    "score": ("compute features and score every customer as of a date: customer_profiles/", commands.add_score_args),
-    "profile": ("print one customer's profile (the Level 3 document) as JSON", commands.add_profile_args),
-    "snapshot": (
-        "features and profiles of one date: customer_profiles/snapshot_date=D",
-        commands_history.add_snapshot_args,
-    ),
-    "backfill": (
-        "snapshots of D and D-7 ... D-180 from order history, so drift works on day one",
-        commands_history.add_backfill_args,
-    ),
-    "drift": ("compare snapshot D with its baselines: drift/ and drift_population/", commands_history.add_drift_args),
-    "lookalikes": (
-        "the customers most similar to a seed list (exact cosine on fingerprints)",
-        commands_lookalike.add_lookalikes_args,
-    ),
-    "report": ("write the HTML report of a snapshot: reports/<run_id>/index.html", commands.add_report_args),
-    "run": ("validate, features, fit, score, backfill, drift and report in order", commands.add_run_args),
-}
+Handler = Callable[[Config, argparse.Namespace], int]
+Options = Callable[[argparse.ArgumentParser], None]
+COMMANDS: dict[str, tuple[str, Options, Handler]] = {
+    "validate": ("ingest a source through its mapping (or append one delivery): orders/ and rejects/",
+                 commands.add_validate_args, commands.validate),
+    "generate": ("write synthetic order lines with planted behaviour groups",
+                 commands.add_generate_args, commands.generate),
+    "features": ("compute point-in-time features as of a date: features/",
+                 commands.add_features_args, commands.features),
+    "fit": ("fit per-axis scalers and KMeans on a features snapshot: models/", commands.add_fit_args, commands.fit),
+    "name": ("(re)name a model's segments with Claude, or keep the deterministic names",
+             commands.add_name_args, commands.name),
+    "score": ("compute features and score every customer as of a date: customer_profiles/",
+              commands.add_score_args, commands.score),
+    "profile": ("print one customer's profile (the Level 3 document) as JSON",
+                commands.add_profile_args, commands.profile),
+    "snapshot": ("features and profiles of one date: customer_profiles/snapshot_date=D",
+                 commands_history.add_snapshot_args, commands_history.snapshot),
+    "backfill": ("snapshots of D and D-7 ... D-180 from order history, so drift works on day one",
+                 commands_history.add_backfill_args, commands_history.backfill),
+    "drift": ("compare snapshot D with its baselines: drift/ and drift_population/",
+              commands_history.add_drift_args, commands_history.drift),
+    "weekly": ("the scheduled run of date D: ingest new deliveries, snapshot, refit policy, baselines, drift, "
+               "report, customer_state", commands_history.add_weekly_args, commands_history.weekly),
+    "lookalikes": ("the customers most similar to a seed list (exact cosine on fingerprints)",
+                   commands_lookalike.add_lookalikes_args, commands_lookalike.lookalikes),
+    "report": ("write the HTML report of a snapshot: reports/<run_id>/index.html",
+               commands.add_report_args, commands.report),
+    "run": ("validate, features, fit, score, backfill, drift and report in order", commands.add_run_args, commands.run),
+}  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser = argparse.ArgumentParser(prog="segspark", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (help_text, add_args) in COMMANDS.items():
+    for name, (help_text, add_args, _) in COMMANDS.items():
         p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
         add_args(p)
     return parser
@@ -90,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("segspark %s from %s", __version__, Path(__file__).parent)
     try:
         config = load_config(args.config, args.sets)
-        return int(commands.dispatch(args.command, config, args))
+        return COMMANDS[args.command][2](config, args)
     except ConfigError as err:
         print(f"segspark: configuration error: {err}", file=sys.stderr)
         return 2

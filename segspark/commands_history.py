@@ -1,30 +1,25 @@
-"""The history subcommands: snapshot, backfill and drift (SPEC section 7)."""
+"""The history subcommands: snapshot, backfill, drift and the scheduled `weekly` (SPEC section 7)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from typing import Any
 
-from pyspark.sql.utils import is_remote
-
-from segspark.commands import _as_of_arg, _single_step, _source_arg, do_features, do_score, resolve_as_of
+from segspark.command_base import as_of_arg, required_as_of, single_step, source_arg
 from segspark.config import Config
-from segspark.context import RunContext
+from segspark.context import RunContext, console, make_context
 from segspark.exc import ConfigError
-from segspark.runlog import step
-
-log = logging.getLogger(__name__)
+from segspark.history.step import backfill_dates
+from segspark.model.manifest import load_manifest
+from segspark.render import drift_lines, features_lines, score_lines
+from segspark.runlog import write_summary
+from segspark.steps import backfill_step, drift_step, snapshot_step
 
 
 def add_snapshot_args(p: argparse.ArgumentParser) -> None:
-    """Options of `segspark snapshot` and `segspark backfill`."""
-    _source_arg(p)
-    _as_of_arg(p)
+    """Options of `segspark snapshot`."""
+    source_arg(p)
+    as_of_arg(p, required=True)
     p.add_argument("--model", help="model directory (default: the newest model in the warehouse)")
 
 
@@ -36,100 +31,39 @@ def add_backfill_args(p: argparse.ArgumentParser) -> None:
 
 def add_drift_args(p: argparse.ArgumentParser) -> None:
     """Options of `segspark drift`."""
-    p.add_argument("--as-of", dest="as_of", help="the snapshot to compare with its baselines (default: run.as_of)")
+    as_of_arg(p, required=True)
 
 
-def _required_as_of(ctx: RunContext, value: str | None, command: str) -> date:
-    day = resolve_as_of(ctx, value)
-    if day is None:
-        raise ConfigError(f"{command} needs --as-of (or run.as_of)")
-    return day
+def add_weekly_args(p: argparse.ArgumentParser) -> None:
+    """Options of `segspark weekly`."""
+    source_arg(p)
+    as_of_arg(p, required=True)
+    p.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a new order delivery to append (repeatable; default: every input in schedule.inbox)",
+    )
+    p.add_argument(
+        "--catch-up",
+        dest="catch_up",
+        action="store_true",
+        help="also run every missed scheduled date since the last complete week, oldest first",
+    )
+    p.add_argument("--force", action="store_true", help="recompute a week that is already complete")
 
 
-def do_snapshot(ctx: RunContext, day: date, model: str | None, label: str = "") -> str:
-    """Features and profiles of one date; return the profiles partition (summary entries suffixed `label`)."""
-    do_features(ctx, day, key=f"features{label}", verbose=not label)
-    return do_score(ctx, day, model, key=f"score{label}")
+def snapshot(config: Config, args: argparse.Namespace) -> int:
+    """`segspark snapshot`: features and profiles of one date."""
 
+    def action(ctx: RunContext) -> list[str]:
+        day = required_as_of(ctx, args.as_of, "snapshot")
+        result = snapshot_step(ctx, day, load_manifest(args.model or ctx.root))
+        return [*features_lines(result.features), *score_lines(result.score),
+                f"profiles: {ctx.root}/customer_profiles/snapshot_date={day}"]  # fmt: skip
 
-def do_backfill(ctx: RunContext, as_of: date, model: str | None, offsets: list[int], skip: set[date]) -> list[str]:
-    """Snapshots of as_of and each offset before it (except dates in `skip`); return the partitions written.
-
-    `history.backfill_workers` snapshots run at once, each in its own thread (Spark runs the jobs of
-    several threads side by side). One snapshot is a chain of short jobs separated by driver work,
-    so a second one fills the cores the first leaves idle. Each date commits its own partitions; if
-    one fails, no new date starts, the running ones finish and commit, and its error is raised.
-    """
-    from segspark.history.step import backfill_dates
-
-    days = [d for d in backfill_dates(as_of, offsets) if d not in skip]
-    workers = int(ctx.config.get("history.backfill_workers"))
-    if workers < 1:
-        raise ConfigError(f"history.backfill_workers must be at least 1, got {workers}")
-    if workers > 1 and is_remote():
-        # Spark Connect keeps the active session per thread (as for the fit's axes): one date at a time.
-        log.info("Spark Connect: backfill dates run one after another")
-        workers = 1
-    ctx.summary.setdefault("as_of", as_of.isoformat())
-
-    failing = threading.Event()
-
-    def one(i: int, day: date) -> str | None:
-        if failing.is_set():
-            return None  # another date failed: start nothing new
-        started = time.perf_counter()
-        # One write per line (print writes the newline separately): two dates' threads print side by side.
-        print(f"[backfill {i}/{len(days)}] snapshot {day}\n", end="", flush=True)
-        try:
-            path = do_snapshot(ctx, day, model, label=f"@{day}")
-        except BaseException:
-            failing.set()
-            raise
-        print(f"[backfill {i}/{len(days)}] {day} done in {time.perf_counter() - started:.1f}s\n", end="", flush=True)
-        return path
-
-    with step("backfill", ctx.summary) as info:
-        # Newest (largest) dates are submitted first, so the short old ones fill in at the end.
-        with ThreadPoolExecutor(max_workers=min(workers, max(1, len(days))), thread_name_prefix="backfill") as pool:
-            futures = {pool.submit(one, i, day): day for i, day in enumerate(days, start=1)}
-        written: dict[date, str] = {}
-        failed = []
-        for future, day in futures.items():
-            err = future.exception()
-            if err is not None:
-                failed.append((day, err))
-            elif (path := future.result()) is not None:
-                written[day] = path
-        info["dates"] = [d.isoformat() for d in days]
-        info["workers"] = workers
-        if failed:
-            day, err = failed[0]
-            done = ", ".join(d.isoformat() for d in sorted(written)) or "none"
-            log.error("backfill of %s failed; dates committed: %s", day, done)
-            raise err
-    return [written[d] for d in days]
-
-
-def print_drift_summary(summary: dict[str, Any]) -> None:
-    """Counts per alert level, top migrations and high churn risks, per baseline."""
-    for base, entry in sorted(summary.get("baselines", {}).items(), reverse=True):
-        alerts = ", ".join(f"{k} {v:,}" for k, v in sorted(entry["alerts"].items()))
-        print(f"  vs {base}: {entry['customers']:,} customers; {alerts}; migrated {entry['migrated']:,}; "
-              f"churn risk HIGH {entry['churn'].get('HIGH', 0):,}")  # fmt: skip
-        for move in entry.get("top_moves", []):
-            print(f"      {move['customers']:>6,}  {move['axis']}: {move['from']} -> {move['to']}")
-
-
-def do_drift(ctx: RunContext, as_of: date) -> str:
-    """Drift of as_of against its committed baselines; print the summary; return the partition."""
-    from segspark.history.step import run_drift
-
-    with step("drift", ctx.summary) as info:
-        result = run_drift(ctx.spark, root=ctx.root, as_of=as_of, cfg=ctx.config.section("drift"), run_id=ctx.run_id)
-        info.update(baselines=result.baselines, rows=result.commit.row_count, summary=result.summary)
-    print(f"drift as of {as_of} against {len(result.baselines)} baseline(s): {result.commit.row_count:,} rows")
-    print_drift_summary(result.summary)
-    return f"{ctx.root}/drift/snapshot_date={as_of}"
+    return single_step(config, args.source, action)
 
 
 def _offsets(ctx: RunContext, text: str | None) -> list[int]:
@@ -141,29 +75,52 @@ def _offsets(ctx: RunContext, text: str | None) -> list[int]:
         raise ConfigError(f"--offsets must be comma-separated day counts, got {text!r}") from None
 
 
-def snapshot(config: Config, args: argparse.Namespace) -> int:
-    """`segspark snapshot`."""
-
-    def action(ctx: RunContext) -> list[str]:
-        return [f"profiles: {do_snapshot(ctx, _required_as_of(ctx, args.as_of, 'snapshot'), args.model)}"]
-
-    return _single_step(config, args.source, action)
-
-
 def backfill(config: Config, args: argparse.Namespace) -> int:
-    """`segspark backfill`."""
+    """`segspark backfill`: snapshots of D and the offsets before it, with one model."""
 
     def action(ctx: RunContext) -> list[str]:
-        day = _required_as_of(ctx, args.as_of, "backfill")
-        return [f"profiles: {p}" for p in do_backfill(ctx, day, args.model, _offsets(ctx, args.offsets), set())]
+        day = required_as_of(ctx, args.as_of, "backfill")
+        days = backfill_dates(day, _offsets(ctx, args.offsets))
+        written = backfill_step(ctx, days, load_manifest(args.model or ctx.root))
+        return [f"profiles: {ctx.root}/customer_profiles/snapshot_date={d}" for d in written]
 
-    return _single_step(config, args.source, action)
+    return single_step(config, args.source, action)
 
 
 def drift(config: Config, args: argparse.Namespace) -> int:
-    """`segspark drift`."""
+    """`segspark drift`: D against the committed snapshots serving its baselines."""
 
     def action(ctx: RunContext) -> list[str]:
-        return [f"drift: {do_drift(ctx, _required_as_of(ctx, args.as_of, 'drift'))}"]
+        result = drift_step(ctx, required_as_of(ctx, args.as_of, "drift"))
+        return [*drift_lines(result), f"drift: {ctx.root}/drift/snapshot_date={result.as_of}"]
 
-    return _single_step(config, None, action)
+    return single_step(config, None, action)
+
+
+def weekly(config: Config, args: argparse.Namespace) -> int:
+    """`segspark weekly`: the scheduled run of one date (and, with --catch-up, of every missed one)."""
+    from segspark.schedule.weekly import catch_up_dates, inbox_inputs, run_week
+
+    ctx = make_context(config, args.source, say=console)
+    as_of = required_as_of(ctx, args.as_of, "weekly")
+    inputs = list(args.input) or inbox_inputs(config.get("schedule.inbox"))
+    days: list[date] = catch_up_dates(ctx, as_of) if args.catch_up else [as_of]
+    if len(days) > 1:
+        ctx.say(f"catching up {len(days)} scheduled dates: {', '.join(d.isoformat() for d in days)}")
+    try:
+        for i, day in enumerate(days):
+            ctx.say(f"\nsegspark weekly {day} (run {ctx.run_id}, source {ctx.mapping.name}, warehouse {ctx.root})")
+            # Deliveries are ingested once, by the first date; a later date sees them in the ledger.
+            week = run_week(ctx, day, inputs=inputs if i == 0 else (), force=args.force)
+            ctx.summary.setdefault("weeks", {})[day.isoformat()] = {
+                "complete_already": week.complete_already, "seconds": week.seconds, "model": week.model_version,
+                "refit": week.refit_reasons, "baselines_computed": [d.isoformat() for d in week.baselines_computed],
+                "report": week.report.path if week.report else None,
+            }  # fmt: skip
+            if not week.complete_already:
+                ctx.say(f"week {day} done in {week.seconds:.1f}s")
+    finally:
+        path = write_summary(ctx.root, ctx.run_id, ctx.summary)
+    if path:
+        ctx.say(f"summary: {path}")
+    return 0

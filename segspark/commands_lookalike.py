@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from segspark.commands import _single_step
+from segspark.command_base import single_step
 from segspark.config import Config
-from segspark.context import RunContext, parse_date
+from segspark.context import RunContext, console, parse_date
 from segspark.exc import ConfigError
 from segspark.runlog import step
 
@@ -40,22 +40,23 @@ def lookalikes(config: Config, args: argparse.Namespace) -> int:
                 lsh = LshSettings(**dict(ctx.config.section("lookalikes")["lsh"]))
                 everyone = run_all_neighbours(ctx.spark, root=ctx.root, as_of=as_of, k=k, lsh=lsh, run_id=ctx.run_id)
                 info.update(snapshot=everyone.snapshot, rows=everyone.commit.row_count, mode="all")
-            print(f"approximate neighbours on snapshot {everyone.snapshot}: {everyone.commit.row_count:,} rows (k={k})")
+            rows = everyone.commit.row_count
+            console(f"approximate neighbours on snapshot {everyone.snapshot}: {rows:,} rows (k={k})")
             return [f"lookalikes: {ctx.root}/lookalikes/snapshot_date={everyone.snapshot}"]
         with step("lookalikes", ctx.summary) as info:
             result = run_lookalikes(ctx.spark, root=ctx.root, as_of=as_of, seed_ids=seeds, k=k,
                                     audience_size=args.audience, csv=args.csv, run_id=ctx.run_id)  # fmt: skip
             info.update(snapshot=result.snapshot, seeds=len(result.seeds), missing_seeds=result.missing,
                         rows=result.commit.row_count)  # fmt: skip
-        print(
+        console(
             f"lookalikes on snapshot {result.snapshot}: {len(result.seeds)} seed(s), "
             f"{result.commit.row_count:,} rows (k={k}{f', audience <= {args.audience:,}' if args.audience else ''})"
         )
         if result.missing:
-            print(f"  skipped {len(result.missing)} seed(s) without a profile: {', '.join(result.missing[:20])}")
+            console(f"  skipped {len(result.missing)} seed(s) without a profile: {', '.join(result.missing[:20])}")
         for seed, rank, customer, sim in preview(ctx.spark, ctx.root, result.snapshot):
-            print(f"  {seed:<12} #{rank:<3} {customer:<12} {sim:.4f}")
+            console(f"  {seed:<12} #{rank:<3} {customer:<12} {sim:.4f}")
         out = [f"lookalikes: {ctx.root}/lookalikes/snapshot_date={result.snapshot}"]
         return out + ([f"csv: {result.csv}"] if result.csv else [])
 
-    return _single_step(config, None, action)
+    return single_step(config, None, action)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -20,6 +22,17 @@ from segspark.tables import use_format
 log = logging.getLogger(__name__)
 
 
+def log_line(line: str) -> None:
+    """The default progress sink of library callers (notebooks, jobs): the `segspark` logger."""
+    logging.getLogger("segspark").info("%s", line)
+
+
+def console(line: str) -> None:
+    """The command line's progress sink: one write per line, so lines of concurrent steps never interleave."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 @dataclass
 class RunContext:
     """A command's resolved inputs; Spark starts only when `spark` is first used."""
@@ -29,6 +42,7 @@ class RunContext:
     run_id: str
     mapping: SourceMapping
     summary: dict[str, Any] = field(default_factory=dict)
+    say: Callable[[str], None] = log_line
     _spark: SparkSession | None = None
 
     @property
@@ -59,7 +73,7 @@ def parse_instant(text: str | None, what: str) -> datetime | None:
         raise ConfigError(f"{what} must be an ISO date or date-time, got {text!r}") from None
 
 
-def make_context(config: Config, source: str | None = None) -> RunContext:
+def make_context(config: Config, source: str | None = None, say: Callable[[str], None] | None = None) -> RunContext:
     """Validate paths and the mapping before Spark starts, and return the context."""
     root = check_warehouse(str(config.get("warehouse.root")))
     fmt = config.get("warehouse.format")
@@ -73,4 +87,4 @@ def make_context(config: Config, source: str | None = None) -> RunContext:
         "warehouse": root,
         "config": list(config.origins),
     }
-    return RunContext(config=config, root=root, run_id=run_id, mapping=mapping, summary=summary)
+    return RunContext(config=config, root=root, run_id=run_id, mapping=mapping, summary=summary, say=say or log_line)

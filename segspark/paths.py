@@ -7,6 +7,7 @@ into an existing directory that is not one of its own tables (no `_commits`).
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -20,6 +21,7 @@ TABLES = (
     "customer_profiles",
     "drift",
     "drift_population",
+    "customer_state",
     "lookalikes",
     "reports",
     "runs",
@@ -91,3 +93,17 @@ def check_table_dir(root: str, table: str) -> None:
             f"{path} exists but is not a segspark table (no {COMMITS}/); "
             "segspark will not overwrite it. Move it away or use another warehouse.root."
         )
+
+
+STAGING = "_staging"
+
+
+def staging_path(root: str, run_id: str) -> str:
+    """A hidden scratch directory for one run, never read as a table."""
+    return "/".join([root.rstrip("/"), STAGING, run_id])
+
+
+def remove_staging(root: str, run_id: str) -> None:
+    """Delete a run's scratch directory (local stores; elsewhere it is left, and ignored)."""
+    if is_local(root):
+        shutil.rmtree(local_path(staging_path(root, run_id)), ignore_errors=True)

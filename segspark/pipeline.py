@@ -14,8 +14,24 @@ from datetime import date
 from typing import Any
 
 from segspark.config import Config
-from segspark.context import RunContext, make_context
+from segspark.context import RunContext, make_context, parse_date
 from segspark.exc import SegsparkError
+from segspark.features.step import FeatureResult
+from segspark.history.step import backfill_dates
+from segspark.render import drift_lines, features_lines, model_lines, score_lines
+from segspark.runlog import write_summary
+from segspark.steps import (
+    FitResult,
+    backfill_step,
+    drift_step,
+    features_step,
+    fit_step,
+    newest_model,
+    report_step,
+    score_step,
+    state_step,
+    validate_step,
+)
 
 log = logging.getLogger("segspark")
 
@@ -40,70 +56,70 @@ class PipelineResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def do_report(ctx: RunContext, as_of: date, model: str | None) -> str:
-    """Write the HTML report of `as_of`; return its path."""
-    from segspark.model.manifest import load_manifest
-    from segspark.report.step import run_report
-    from segspark.runlog import step
-
-    manifest = load_manifest(model or ctx.root)
-    cfg = {"min_silhouette": ctx.config.get("fit.min_silhouette"),
-           "frequency_axis": ctx.config.get("drift.frequency_axis")}  # fmt: skip
-    steps = dict(ctx.summary.get("steps", {}))
-    with step("report", ctx.summary) as info:
-        path, data = run_report(ctx.spark, root=ctx.root, as_of=as_of, manifest=manifest, run_id=ctx.run_id,
-                                cfg=cfg, steps=steps)  # fmt: skip
-        info.update(path=path, rows=data.customers)
-    print(f"report: {path}")
-    return path
-
-
 def run_pipeline(
     config: Config, *, source: str | None = None, as_of: str | None = None, input_path: str | None = None,
     previous_model: str | None = None, ctx: RunContext | None = None,
 ) -> PipelineResult:  # fmt: skip
-    """validate -> features -> fit (+ naming) -> score -> backfill -> drift -> report.
+    """validate -> features -> fit (+ naming) -> score -> backfill -> drift (+ customer_state) -> report.
 
     `as_of` defaults to run.as_of, else the day after the newest valid order. The previous model
     (whose segment ids and names matched segments keep) defaults to the newest in the warehouse.
+    Progress goes to `ctx.say` (the `segspark` logger unless the caller gives a sink).
     """
-    from segspark.commands import do_features, do_fit, do_score, do_validate, latest_model, resolve_as_of
-    from segspark.commands_history import do_backfill, do_drift
-    from segspark.runlog import write_summary
-
     ctx = ctx or make_context(config, source)
     result = PipelineResult(ctx.run_id, ctx.root, summary=ctx.summary)
-    print(f"segspark run {ctx.run_id}: source {ctx.mapping.name}, warehouse {ctx.root}")
-    state: dict[str, Any] = {}
+    ctx.say(f"segspark run {ctx.run_id}: source {ctx.mapping.name}, warehouse {ctx.root}")
+    day: date | None = None
+    model: FitResult | None = None
+    computed: FeatureResult | None = None
 
     def validate() -> list[str]:
-        do_validate(ctx, input_path)
+        validate_step(ctx, input_path=input_path)
         return [f"orders/source={ctx.mapping.name}", f"rejects/source={ctx.mapping.name}"]
 
     def features() -> list[str]:
-        state["as_of"] = do_features(ctx, resolve_as_of(ctx, as_of))
-        return [f"features/snapshot_date={state['as_of']}"]
+        nonlocal day, computed
+        text = as_of or ctx.config.get("run.as_of")
+        computed = features_step(ctx, parse_date(text, "--as-of") if text else None)
+        day = computed.as_of
+        for line in features_lines(computed):
+            ctx.say(line)
+        return [f"features/snapshot_date={day}"]
 
     def fit() -> list[str]:
-        state["model"] = do_fit(ctx, state["as_of"], previous_model or latest_model(ctx.root))
-        return [f"models/{state['model'].rsplit('/', 1)[-1]}"]
+        nonlocal model
+        assert computed is not None
+        model = fit_step(ctx, computed.as_of, previous=previous_model or newest_model(ctx.root),
+                         skipped=computed.plan.skipped)  # fmt: skip
+        for line in model_lines(model.manifest):
+            ctx.say(line)
+        return [f"models/{model.manifest.model_version}"]
 
     def score() -> list[str]:
-        do_score(ctx, state["as_of"], state["model"])
-        return [f"customer_profiles/snapshot_date={state['as_of']}"]
+        assert day is not None and model is not None
+        for line in score_lines(score_step(ctx, day, model.manifest)):
+            ctx.say(line)
+        return [f"customer_profiles/snapshot_date={day}"]
 
     def backfill() -> list[str]:
+        assert day is not None and model is not None
         offsets = [int(o) for o in ctx.config.get("history.backfill_offsets")]
-        written = do_backfill(ctx, state["as_of"], state["model"], offsets, skip={state["as_of"]})
-        return [p.removeprefix(ctx.root + "/") for p in written]
+        written = backfill_step(ctx, [d for d in backfill_dates(day, offsets) if d != day], model.manifest)
+        return [f"customer_profiles/snapshot_date={d}" for d in written]
 
     def drift() -> list[str]:
-        do_drift(ctx, state["as_of"])
-        return [f"drift/snapshot_date={state['as_of']}", f"drift_population/snapshot_date={state['as_of']}"]
+        assert day is not None
+        for line in drift_lines(drift_step(ctx, day)):
+            ctx.say(line)
+        state = state_step(ctx, day)
+        ctx.say(f"customer state as of {day}: {state.row_count:,} customers")
+        return [f"drift/snapshot_date={day}", f"drift_population/snapshot_date={day}", f"customer_state/snapshot_date={day}"]
 
     def report() -> list[str]:
-        state["report"] = do_report(ctx, state["as_of"], state["model"])
-        return [state["report"].removeprefix(ctx.root + "/")]
+        assert day is not None and model is not None
+        result.report = report_step(ctx, day, model.manifest).path
+        ctx.say(f"report: {result.report}")
+        return [result.report.removeprefix(ctx.root + "/")]
 
     actions: dict[str, Callable[[], list[str]]] = {
         "validate": validate, "features": features, "fit": fit, "score": score, "backfill": backfill,
@@ -112,7 +128,7 @@ def run_pipeline(
     started = time.perf_counter()
     try:
         for i, name in enumerate(STEPS, start=1):
-            print(f"\n[{i}/{len(STEPS)}] {name}")
+            ctx.say(f"\n[{i}/{len(STEPS)}] {name}")
             try:
                 result.committed += actions[name]()
             except Exception as err:
@@ -126,24 +142,26 @@ def run_pipeline(
             info = ctx.summary.get("steps", {}).get(name, {})
             rows = info.get("rows")
             rows_text = f"{rows:,} rows" if isinstance(rows, int) else ""
-            print(f"[{i}/{len(STEPS)}] {name} done: {rows_text:>16}  {info.get('seconds', 0.0):7.1f}s")
+            ctx.say(f"[{i}/{len(STEPS)}] {name} done: {rows_text:>16}  {info.get('seconds', 0.0):7.1f}s")
     finally:
         ctx.summary["seconds"] = round(time.perf_counter() - started, 2)
         result.summary_path = write_summary(ctx.root, ctx.run_id, ctx.summary)
-    result.as_of, result.model, result.report = state.get("as_of"), state.get("model"), state.get("report")
-    print_summary(result)
+    result.as_of, result.model = day, model.path if model else None
+    for line in summary_lines(result):
+        ctx.say(line)
     return result
 
 
-def print_summary(result: PipelineResult) -> None:
+def summary_lines(result: PipelineResult) -> list[str]:
     """The final summary: per step seconds and rows, then where everything is."""
-    print("\nsteps:")
+    out = ["\nsteps:"]
     for name, info in result.summary.get("steps", {}).items():
         rows = info.get("rows")
-        print(f"  {name:<22} {info['seconds']:>7.1f}s" + (f"  {rows:>10,} rows" if isinstance(rows, int) else ""))
-    print(f"  {'total':<22} {result.summary.get('seconds', 0.0):>7.1f}s")
-    print(f"\noutputs under {result.root}")
+        out.append(f"  {name:<22} {info['seconds']:>7.1f}s" + (f"  {rows:>10,} rows" if isinstance(rows, int) else ""))
+    out.append(f"  {'total':<22} {result.summary.get('seconds', 0.0):>7.1f}s")
+    out.append(f"\noutputs under {result.root}")
     if result.summary_path:
-        print(f"run summary: {result.summary_path}")
+        out.append(f"run summary: {result.summary_path}")
     if result.report:
-        print(f"report: {result.report}")
+        out.append(f"report: {result.report}")
+    return out

@@ -12,6 +12,12 @@ the partition readable, and partitions of other values are never touched.
 Directories starting with `_` are invisible to Spark's partition discovery.
 After a commit, older versions of the same partition are deleted (local
 stores; on object stores they are left and ignored).
+
+A partition version may be made of several parts: an append (incremental
+ingestion) writes only its own `run_id=R` directory and commits a marker that
+lists the parts kept from the previous version plus the new one, each with
+what its writer recorded (the ingestion ledger lives there). Readers read
+exactly the listed parts.
 """
 
 from __future__ import annotations
@@ -22,17 +28,24 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from segspark.delta import DELTA_HELP, FORMAT_CONF, delta_available, use_format
 from segspark.exc import MissingInputError, SegsparkError
 from segspark.paths import COMMITS, is_local, local_path, table_path
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "DELTA_HELP", "Commit", "Part", "committed", "delta_available", "read_partitions", "use_format", "write_partition",
+]  # fmt: skip
 
 MARKER = T.StructType(
     [
@@ -42,8 +55,24 @@ MARKER = T.StructType(
         T.StructField("row_count", T.LongType(), False),
         T.StructField("schema_hash", T.StringType(), False),
         T.StructField("committed_ns", T.LongType(), False),
+        # JSON list of {run_id, rows, info}: the data directories this version is made of.
+        T.StructField("parts", T.StringType(), True),
     ]
 )
+PART_COLUMN = "_part"  # Delta only: which part (run) wrote a row
+
+
+@dataclass(frozen=True)
+class Part:
+    """One data directory of a partition version, with what its writer recorded about it."""
+
+    run_id: str
+    rows: int
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The part as plain data for the marker."""
+        return {"run_id": self.run_id, "rows": self.rows, "info": dict(self.info)}
 
 
 @dataclass(frozen=True)
@@ -55,6 +84,15 @@ class Commit:
     row_count: int
     schema_hash: str
     committed_ns: int
+    parts: tuple[Part, ...] = ()
+
+    def part_ids(self) -> tuple[str, ...]:
+        """The run ids whose data directories make up this version."""
+        return tuple(p.run_id for p in self.parts) or (self.run_id,)
+
+    def fingerprints(self) -> dict[str, Part]:
+        """The parts that recorded the content fingerprint of their input, by fingerprint."""
+        return {str(p.info["fingerprint"]): p for p in self.parts if p.info.get("fingerprint")}
 
 
 def schema_hash(schema: T.StructType) -> str:
@@ -62,43 +100,28 @@ def schema_hash(schema: T.StructType) -> str:
     return hashlib.sha256(schema.json().encode()).hexdigest()[:16]
 
 
-FORMAT_CONF = "segspark.warehouse.format"
-DELTA_HELP = (
-    "warehouse.format is delta but Delta Lake is not available in this Spark session. "
-    "On Databricks Delta is built in. Elsewhere start Spark with the Delta jars: "
-    "`--config conf/delta.yaml` (an overlay setting spark.jars.packages, spark.sql.extensions and "
-    "spark.sql.catalog.spark_catalog; edit the delta-spark version to match your Spark), "
-    "or `spark-submit --packages io.delta:delta-spark_2.13:<version> ...`. "
-    "Or keep the default: --set warehouse.format=parquet."
-)
-
-
-def use_format(spark: SparkSession, fmt: str) -> None:
-    """Make `fmt` (parquet or delta) the table format of this session; fail at once if Delta is missing."""
-    if fmt == "delta" and not delta_available(spark):
-        raise SegsparkError(DELTA_HELP)
-    spark.conf.set(FORMAT_CONF, fmt)
-
-
-def delta_available(spark: SparkSession) -> bool:
-    """Whether the `delta` data source resolves in this session (no data is read)."""
-    try:
-        spark.read.format("delta").load("/nonexistent/segspark-delta-probe").schema  # noqa: B018
-    except Exception as err:  # the error type differs between classic Spark and Spark Connect
-        text = str(err)
-        return "DATA_SOURCE_NOT_FOUND" not in text and "Failed to find the data source" not in text
-    return True
-
-
 def _format(spark: SparkSession) -> str:
     return str(spark.conf.get(FORMAT_CONF, "parquet"))
 
 
-def write_partition(df: DataFrame, *, root: str, table: str, key: str, value: str, run_id: str) -> Commit:
+def write_partition(
+    df: DataFrame,
+    *,
+    root: str,
+    table: str,
+    key: str,
+    value: str,
+    run_id: str,
+    keep: Sequence[Part] = (),
+    info: Mapping[str, Any] | None = None,
+) -> Commit:
     """Write `df` as partition `key=value` of `table`, commit it, and return the commit.
 
     `df` must not contain the partition column; if it carries a column named
     `key`, every row must hold `value` (checked before anything is published).
+    With `keep` (parts of the committed version), the new version is those
+    parts plus this write (an append); without, this write replaces the
+    partition. `info` is recorded with the new part in the marker.
     """
     if key in df.columns:
         stray = df.filter(F.col(key).isNull() | (F.col(key).cast("string") != F.lit(value))).limit(1).count()
@@ -108,38 +131,51 @@ def write_partition(df: DataFrame, *, root: str, table: str, key: str, value: st
     spark = df.sparkSession
     started = time.perf_counter()
     if _format(spark) == "delta":
-        written = _write_delta(df, table_path(root, table), key, value)
+        written = _write_delta(df, table_path(root, table), key, value, run_id, [p.run_id for p in keep])
     else:
         data_dir = table_path(root, table, f"{key}={value}", f"run_id={run_id}")
         df.write.mode("overwrite").parquet(data_dir)
         written = spark.read.parquet(data_dir)
-    commit = Commit(value, run_id, written.count(), schema_hash(written.schema), time.time_ns())
+    new_hash = schema_hash(written.schema)
+    if keep:
+        previous = committed(spark, root=root, table=table, key=key).get(value)
+        if previous is not None and previous.schema_hash != new_hash:
+            raise SegsparkError(f"refusing to append to {table} {key}={value}: the schema differs from its parts'")
+    part = Part(run_id, written.count(), dict(info or {}))
+    parts = (*keep, part)
+    commit = Commit(value, run_id, sum(p.rows for p in parts), new_hash, time.time_ns(), parts)
     _write_marker(spark, _marker_dir(root, table, key, value, run_id), key, commit)
-    _drop_old_versions(root, table, key, value, keep=run_id)
+    _drop_old_versions(root, table, key, value, keep=commit.part_ids())
     log.info(
-        "committed %s/%s=%s: %d rows in %.1fs (run %s)",
+        "committed %s/%s=%s: %d rows in %d part(s), %.1fs (run %s)",
         table,
         key,
         value,
         commit.row_count,
+        len(parts),
         time.perf_counter() - started,
         run_id,
     )
     return commit
 
 
-def _write_delta(df: DataFrame, path: str, key: str, value: str) -> DataFrame:
-    """Replace exactly one partition of a Delta table (one atomic Delta commit); return what it now holds."""
+def _write_delta(df: DataFrame, path: str, key: str, value: str, run_id: str, keep: Sequence[str]) -> DataFrame:
+    """Replace one partition of a Delta table, except the rows of the parts in `keep` (one atomic Delta
+    commit); return the rows this write added."""
     condition = f"{key} = '{value}'"
+    if keep:
+        condition += f" AND {PART_COLUMN} NOT IN ({', '.join(repr(k) for k in keep)})"
     (
         df.withColumn(key, F.lit(value))
+        .withColumn(PART_COLUMN, F.lit(run_id))
         .write.format("delta")
         .mode("overwrite")
         .option("replaceWhere", condition)
         .partitionBy(key)
         .save(path)
     )
-    return df.sparkSession.read.format("delta").load(path).filter(F.col(key) == F.lit(value)).drop(key)
+    added = df.sparkSession.read.format("delta").load(path)
+    return added.filter((F.col(key) == F.lit(value)) & (F.col(PART_COLUMN) == F.lit(run_id))).drop(key, PART_COLUMN)
 
 
 def _marker_dir(root: str, table: str, key: str, value: str, run_id: str) -> str:
@@ -154,6 +190,7 @@ def _write_marker(spark: SparkSession, marker_dir: str, key: str, commit: Commit
         "row_count": commit.row_count,
         "schema_hash": commit.schema_hash,
         "committed_ns": commit.committed_ns,
+        "parts": json.dumps([p.as_dict() for p in commit.parts]),
     }
     if is_local(marker_dir):
         # One small file, renamed into place: it exists whole or not at all.
@@ -166,10 +203,12 @@ def _write_marker(spark: SparkSession, marker_dir: str, key: str, commit: Commit
     spark.createDataFrame([tuple(row.values())], MARKER).coalesce(1).write.mode("overwrite").json(marker_dir)
 
 
-def _read_markers(spark: SparkSession, commits_dir: str) -> list[dict[str, object]]:
+def _read_markers(spark: SparkSession | None, commits_dir: str) -> list[dict[str, object]]:
     if is_local(commits_dir):
         base = local_path(commits_dir)
         return [json.loads(f.read_text()) for f in sorted(base.glob("*/run_id=*/marker.json"))] if base.is_dir() else []
+    if spark is None:
+        raise SegsparkError(f"reading the commits of {commits_dir} needs a Spark session")
     try:
         reader = spark.read.schema(MARKER).option("recursiveFileLookup", "true")
         return [r.asDict() for r in reader.json(commits_dir).collect()]  # one row per partition version
@@ -177,20 +216,23 @@ def _read_markers(spark: SparkSession, commits_dir: str) -> list[dict[str, objec
         return []
 
 
-def _drop_old_versions(root: str, table: str, key: str, value: str, keep: str) -> None:
+def _drop_old_versions(root: str, table: str, key: str, value: str, keep: Sequence[str]) -> None:
+    """Delete data directories no longer listed and every older marker of the partition (local stores)."""
     if not is_local(root):
         return
-    for base in (
-        local_path(table_path(root, table, f"{key}={value}")),
-        local_path(_marker_dir(root, table, key, value, keep)).parent,
-    ):
-        for old in base.glob("run_id=*"):
-            if old.name != f"run_id={keep}":
-                shutil.rmtree(old, ignore_errors=True)
+    data = local_path(table_path(root, table, f"{key}={value}"))
+    for old in data.glob("run_id=*"):
+        if old.name.removeprefix("run_id=") not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+    markers = local_path(_marker_dir(root, table, key, value, keep[-1])).parent
+    for old in markers.glob("run_id=*"):
+        if old.name != f"run_id={keep[-1]}":
+            shutil.rmtree(old, ignore_errors=True)
 
 
-def committed(spark: SparkSession, *, root: str, table: str, key: str) -> dict[str, Commit]:
-    """Return the latest committed version of every partition of `table`, by value."""
+def committed(spark: SparkSession | None, *, root: str, table: str, key: str) -> dict[str, Commit]:
+    """Return the latest committed version of every partition of `table`, by value (no session is needed
+    for a local warehouse)."""
     commits_dir = "/".join([table_path(root, table), COMMITS])
     rows = [r for r in _read_markers(spark, commits_dir) if r["partition_key"] == key]
     latest: dict[str, Commit] = {}
@@ -201,11 +243,19 @@ def committed(spark: SparkSession, *, root: str, table: str, key: str) -> dict[s
             int(row["row_count"]),  # type: ignore[call-overload]
             str(row["schema_hash"]),
             int(row["committed_ns"]),  # type: ignore[call-overload]
+            _parts(row.get("parts")) or (Part(str(row["run_id"]), int(row["row_count"])),),  # type: ignore[call-overload]
         )
         prev = latest.get(c.partition_value)
         if prev is None or (c.committed_ns, c.run_id) > (prev.committed_ns, prev.run_id):
             latest[c.partition_value] = c
     return latest
+
+
+def _parts(text: object) -> tuple[Part, ...]:
+    """The parts listed in a marker (markers written before parts existed list none)."""
+    if not text:
+        return ()
+    return tuple(Part(str(p["run_id"]), int(p["rows"]), p.get("info") or {}) for p in json.loads(str(text)))
 
 
 def read_partitions(
@@ -222,28 +272,19 @@ def read_partitions(
         )
     if _format(spark) == "delta":
         delta = spark.read.format("delta").load(table_path(root, table))
-        return delta.filter(F.col(key).isin(wanted))
+        if PART_COLUMN not in delta.columns:  # written before parts existed
+            return delta.filter(F.col(key).isin(wanted))
+        live = F.lit(False)
+        for v in wanted:
+            live = live | ((F.col(key) == F.lit(v)) & F.col(PART_COLUMN).isin(list(commits[v].part_ids())))
+        return delta.filter(live).drop(PART_COLUMN)
     frames = [
-        spark.read.parquet(table_path(root, table, f"{key}={v}", f"run_id={commits[v].run_id}")).withColumn(
-            key, F.lit(v)
-        )
+        spark.read.parquet(
+            *[table_path(root, table, f"{key}={v}", f"run_id={run}") for run in commits[v].part_ids()]
+        ).withColumn(key, F.lit(v))
         for v in wanted
     ]
     out = frames[0]
     for frame in frames[1:]:
         out = out.unionByName(frame)
     return out
-
-
-STAGING = "_staging"
-
-
-def staging_path(root: str, run_id: str) -> str:
-    """A hidden scratch directory for one run, never read as a table."""
-    return "/".join([root.rstrip("/"), STAGING, run_id])
-
-
-def remove_staging(root: str, run_id: str) -> None:
-    """Delete a run's scratch directory (local stores; elsewhere it is left, and ignored)."""
-    if is_local(root):
-        shutil.rmtree(local_path(staging_path(root, run_id)), ignore_errors=True)

@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from segspark import commands_history
+from segspark import steps
 from segspark.config import load_config
 from segspark.context import RunContext
 from segspark.exc import ConfigError
+from segspark.history.step import backfill_dates
 
 AS_OF = date(2024, 6, 1)
 
@@ -30,7 +31,7 @@ def _record(monkeypatch: pytest.MonkeyPatch, fail: date | None = None, pause: fl
     seen: dict[str, Any] = {"started": [], "running": 0, "peak": 0}
     lock = threading.Lock()
 
-    def fake(ctx: RunContext, day: date, model: str | None, label: str = "") -> str:
+    def fake(ctx: RunContext, day: date, model: object, *, label: str = "") -> str:
         with lock:
             seen["started"].append(day)
             seen["running"] += 1
@@ -42,15 +43,16 @@ def _record(monkeypatch: pytest.MonkeyPatch, fail: date | None = None, pause: fl
             raise RuntimeError(f"boom on {day}")
         return f"profiles/{day}"
 
-    monkeypatch.setattr(commands_history, "do_snapshot", fake)
+    monkeypatch.setattr(steps, "snapshot_step", fake)
     return seen
 
 
 def test_two_workers_run_two_dates_at_once_and_return_in_date_order(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _record(monkeypatch)
     ctx = _ctx(workers=2)
-    got = commands_history.do_backfill(ctx, AS_OF, None, [7, 14, 28], skip=set())
-    assert got == ["profiles/2024-06-01", "profiles/2024-05-25", "profiles/2024-05-18", "profiles/2024-05-04"]
+    got = steps.backfill_step(ctx, backfill_dates(AS_OF, [7, 14, 28]), None)  # type: ignore[arg-type]
+    assert list(got.values()) == ["profiles/2024-06-01", "profiles/2024-05-25", "profiles/2024-05-18",
+                                  "profiles/2024-05-04"]  # fmt: skip
     assert seen["peak"] == 2
     assert ctx.summary["steps"]["backfill"]["workers"] == 2
     assert ctx.summary["steps"]["backfill"]["dates"] == ["2024-06-01", "2024-05-25", "2024-05-18", "2024-05-04"]
@@ -58,10 +60,11 @@ def test_two_workers_run_two_dates_at_once_and_return_in_date_order(monkeypatch:
 
 def test_one_worker_runs_dates_in_order_newest_first(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _record(monkeypatch, pause=0.0)
-    got = commands_history.do_backfill(_ctx(workers=1), AS_OF, None, [28, 7], skip={AS_OF})
+    days = [d for d in backfill_dates(AS_OF, [28, 7]) if d != AS_OF]
+    got = steps.backfill_step(_ctx(workers=1), days, None)  # type: ignore[arg-type]
     assert seen["peak"] == 1
     assert seen["started"] == [date(2024, 5, 25), date(2024, 5, 4)]
-    assert got == ["profiles/2024-05-25", "profiles/2024-05-04"]
+    assert list(got.values()) == ["profiles/2024-05-25", "profiles/2024-05-04"]
 
 
 def test_a_failed_date_stops_new_dates_and_raises(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,7 +72,7 @@ def test_a_failed_date_stops_new_dates_and_raises(monkeypatch: pytest.MonkeyPatc
     seen = _record(monkeypatch, fail=date(2024, 5, 25), pause=0.0)
     ctx = _ctx(workers=1)
     with pytest.raises(RuntimeError, match="boom on 2024-05-25"):
-        commands_history.do_backfill(ctx, AS_OF, None, [7, 14, 28], skip=set())
+        steps.backfill_step(ctx, backfill_dates(AS_OF, [7, 14, 28]), None)  # type: ignore[arg-type]
     assert seen["started"] == [date(2024, 6, 1), date(2024, 5, 25)]
     assert "backfill" not in ctx.summary.get("steps", {})
 
@@ -77,13 +80,13 @@ def test_a_failed_date_stops_new_dates_and_raises(monkeypatch: pytest.MonkeyPatc
 def test_workers_below_one_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     _record(monkeypatch)
     with pytest.raises(ConfigError, match="backfill_workers"):
-        commands_history.do_backfill(_ctx(workers=0), AS_OF, None, [7], skip=set())
+        steps.backfill_step(_ctx(workers=0), backfill_dates(AS_OF, [7]), None)  # type: ignore[arg-type]
 
 
 def test_spark_connect_runs_one_date_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _record(monkeypatch)
-    monkeypatch.setattr(commands_history, "is_remote", lambda: True)
+    monkeypatch.setattr(steps, "is_remote", lambda: True)
     ctx = _ctx(workers=2)
-    commands_history.do_backfill(ctx, AS_OF, None, [7, 14], skip=set())
+    steps.backfill_step(ctx, backfill_dates(AS_OF, [7, 14]), None)  # type: ignore[arg-type]
     assert seen["peak"] == 1
     assert ctx.summary["steps"]["backfill"]["workers"] == 1

@@ -139,9 +139,15 @@ class Segments:
         return [a for a in self.current if a in self.base]
 
 
-def tag_baseline(base: DataFrame, baseline_date: str, days: int) -> DataFrame:
-    """A baseline snapshot with the columns the drift of several baselines groups by: baseline_date, days_elapsed."""
-    return base.withColumn("baseline_date", F.lit(baseline_date)).withColumn("days_elapsed", F.lit(int(days)))
+def tag_baseline(base: DataFrame, baseline_date: str, days: int, offset: int | None = None) -> DataFrame:
+    """A baseline snapshot with the columns the drift of several baselines groups by: baseline_date, days_elapsed
+    (true days from the baseline to the current snapshot) and baseline_offset (the configured offset it serves)."""
+    return base.select(
+        "*",
+        F.lit(baseline_date).alias("baseline_date"),
+        F.lit(int(days)).alias("days_elapsed"),
+        F.lit(int(days if offset is None else offset)).alias("baseline_offset"),
+    )
 
 
 def customer_drift(
@@ -172,7 +178,10 @@ def baselines_drift(
     cols = ("customer_id", "archetype_id", "segment_memberships", "dominant_segments", "segment_tiers")
     cur = current.select(*[F.col(c).alias(c if c == "customer_id" else f"c_{c}") for c in cols])
     old = bases.select(
-        "baseline_date", "days_elapsed", *[F.col(c).alias(c if c == "customer_id" else f"b_{c}") for c in cols]
+        "baseline_date",
+        "days_elapsed",
+        "baseline_offset",
+        *[F.col(c).alias(c if c == "customer_id" else f"b_{c}") for c in cols],
     )
     joined = cur.join(old, "customer_id", how="inner")
     days = F.col("days_elapsed")
@@ -226,6 +235,7 @@ def baselines_drift(
         "customer_id",
         F.col("baseline_date").cast("string").alias("baseline_date"),
         days.cast("int").alias("days_elapsed"),
+        F.col("baseline_offset").cast("int").alias("baseline_offset"),
         F.create_map(*[p for a in axes for p in (F.lit(a), per_segment[a])]).alias("change_per_day"),
         F.create_map(*[p for a in axes for p in (F.lit(a), vel[a])]).alias("velocity"),
         F.create_map(*[p for a in axes for p in (F.lit(a), alerts[a])]).alias("alert"),

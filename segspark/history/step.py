@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segspark.exc import MissingInputError, SegsparkError
+from segspark.history.baselines import TREND_OFFSETS, Baseline, plan_baselines, trend_dates
 from segspark.history.drift import TREND, DriftRules, Segments, baselines_drift, tag_baseline, trend
 from segspark.history.population import baselines_population, flows_by_baseline, mean_memberships_by, psi
 from segspark.model.manifest import Manifest, load_manifest, model_dir
@@ -21,8 +22,6 @@ from segspark.score.step import PROFILES
 from segspark.tables import Commit, committed, read_partitions, write_partition
 
 log = logging.getLogger(__name__)
-
-TREND_OFFSETS = (7, 14, 90, 180)  # short = m7 - m14, long = m90 - m180
 
 
 @dataclass
@@ -34,6 +33,12 @@ class DriftResult:
     commit: Commit
     population_commit: Commit
     summary: dict[str, Any] = field(default_factory=dict)
+    plan: list[Baseline] = field(default_factory=list)
+    trend_dates: dict[int, str] | None = None
+
+    def skipped(self) -> dict[int, str]:
+        """Configured offsets without a baseline, with the reason."""
+        return {b.offset: b.reason for b in self.plan if b.used is None}
 
 
 def backfill_dates(as_of: date, offsets: Sequence[int]) -> list[date]:
@@ -49,13 +54,13 @@ def _segments(m: Manifest) -> dict[str, list[str]]:
 
 
 def _trends(
-    spark: SparkSession, as_of: date, available: set[str], snapshot: Callable[[str], DataFrame],
+    spark: SparkSession, dates: Mapping[int, str] | None, snapshot: Callable[[str], DataFrame],
     model_of: Callable[[str], Manifest],
 ) -> DataFrame:  # fmt: skip
-    """customer_id, trend (axis -> segment -> short/long/acceleration), when all four snapshots exist."""
-    days = [(as_of - timedelta(days=o)).isoformat() for o in TREND_OFFSETS]
+    """customer_id, trend (axis -> segment -> short/long/acceleration), when all four snapshots are served."""
     empty_type = T.MapType(T.StringType(), T.MapType(T.StringType(), TREND))
-    if not all(d in available for d in days):
+    days = [dates[o] for o in TREND_OFFSETS] if dates else []
+    if not days:
         return spark.createDataFrame([], T.StructType([T.StructField("customer_id", T.StringType()),
                                                        T.StructField("trend", empty_type)]))  # fmt: skip
     manifests = [model_of(d) for d in days]
@@ -100,28 +105,55 @@ def _models_of(snaps: DataFrame, root: str, days: Sequence[str], cache: dict[str
     return out
 
 
-def run_drift(spark: SparkSession, *, root: str, as_of: date, cfg: Mapping[str, Any], run_id: str) -> DriftResult:
-    """Compare the profiles of `as_of` with each committed baseline and commit drift/ and drift_population/.
+def committed_days(spark: SparkSession, root: str) -> list[date]:
+    """The dates of every committed profile snapshot."""
+    return sorted(date.fromisoformat(d) for d in committed(spark, root=root, table=PROFILES, key="snapshot_date"))
 
+
+def drift_plan(
+    spark: SparkSession, *, root: str, as_of: date, cfg: Mapping[str, Any], first_order: date | None = None
+) -> list[Baseline]:
+    """The baselines of `as_of` (configured drift offsets and the trend's) among the committed snapshots."""
+    offsets = {int(o) for o in cfg["baselines"]} | set(TREND_OFFSETS)
+    return plan_baselines(
+        as_of,
+        offsets,
+        committed_days(spark, root),
+        tolerance_days=int(cfg["tolerance_days"]),
+        tolerance_fraction=float(cfg["tolerance_fraction"]),
+        first_order=first_order,
+    )
+
+
+def run_drift(
+    spark: SparkSession, *, root: str, as_of: date, cfg: Mapping[str, Any], run_id: str,
+    plan: Sequence[Baseline] | None = None,
+) -> DriftResult:  # fmt: skip
+    """Compare the profiles of `as_of` with each baseline of `plan` and commit drift/ and drift_population/.
+
+    `plan` (default: `drift_plan` over the committed snapshots) says which snapshot serves each
+    configured offset; offsets without one are reported in the result, not compared.
     Baselines scored with the same model are compared in one plan (one join of
     the current snapshot with all of them); a baseline of another model version
     gets a plan of its own, over the segments both models share.
     """
-    available = set(committed(spark, root=root, table=PROFILES, key="snapshot_date"))
     day = as_of.isoformat()
-    if day not in available:
+    if as_of not in set(committed_days(spark, root)):
         raise MissingInputError(f"no committed profile snapshot {day}; run `segspark snapshot --as-of {day}` first")
-    wanted = [(int(o), (as_of - timedelta(days=int(o))).isoformat()) for o in cfg["baselines"]]
-    baselines = [(o, d) for o, d in wanted if d in available]
-    if not baselines:
+    plan = list(plan) if plan is not None else drift_plan(spark, root=root, as_of=as_of, cfg=cfg)
+    wanted = {int(o) for o in cfg["baselines"]}
+    served = [b for b in plan if b.offset in wanted and b.used is not None]
+    if not served:
+        missing = [b for b in plan if b.offset in wanted]
         raise MissingInputError(
-            f"no baseline snapshot for {day} (looked for {', '.join(d for _, d in wanted)}); "
-            f"run `segspark backfill --as-of {day}` to write them from order history"
+            f"no baseline snapshot for {day} ({'; '.join(f'{b.offset} days: {b.reason}' for b in missing)}); "
+            f"run `segspark weekly --as-of {day}` or `segspark backfill --as-of {day}` to write them from order history"
         )
     rules = DriftRules.from_config(cfg)
-    offsets = {d: o for o, d in baselines}
-    trend_days = [(as_of - timedelta(days=o)).isoformat() for o in TREND_OFFSETS]
-    days = list(dict.fromkeys([day, *offsets, *(d for d in trend_days if d in available)]))
+    offsets = {b.used.isoformat(): b for b in served if b.used is not None}
+    trend_at = trend_dates(plan)
+    trend_days = {o: d.isoformat() for o, d in trend_at.items()} if trend_at else None
+    days = list(dict.fromkeys([day, *offsets, *(trend_days.values() if trend_days else [])]))
     # Every snapshot involved, read once and cached: each is read several times below (snapshots are
     # small next to the orders).
     snaps = read_partitions(spark, root=root, table=PROFILES, key="snapshot_date", values=days).persist(
@@ -142,14 +174,15 @@ def run_drift(spark: SparkSession, *, root: str, as_of: date, cfg: Mapping[str, 
         by_model: dict[str, list[str]] = {}
         for d in offsets:
             by_model.setdefault(models[d].model_version, []).append(d)
+        elapsed = {d: b.days_elapsed(as_of) for d, b in offsets.items()}
         for dates in by_model.values():
             segments = Segments(_segments(current_model), _segments(models[dates[0]]))
-            bases = _union([tag_baseline(snapshot(d), d, offsets[d]) for d in dates])
+            bases = _union([tag_baseline(snapshot(d), d, elapsed[d], offsets[d].offset) for d in dates])
             frames.append(baselines_drift(current, bases, segments=segments,
                                           archetype_axes=current_model.archetype_axes, rules=rules))  # fmt: skip
-            psi_rows = [(d, offsets[d], a, v) for d in dates for a, v in psi(means[day], means.get(d, {}), segments)]
+            psi_rows = [(d, elapsed[d], a, v) for d in dates for a, v in psi(means[day], means.get(d, {}), segments)]
             population.append(baselines_population(current, bases, segments=segments, psi_rows=psi_rows))
-        trends = _trends(spark, as_of, available, snapshot, lambda d: models[d])
+        trends = _trends(spark, trend_days, snapshot, lambda d: models[d])
         drift = _union(frames).join(trends, "customer_id", how="left")
         commit = write_partition(drift, root=root, table="drift", key="snapshot_date", value=day, run_id=run_id)
         written = read_partitions(spark, root=root, table="drift", key="snapshot_date", values=[day]).drop(
@@ -160,9 +193,19 @@ def run_drift(spark: SparkSession, *, root: str, as_of: date, cfg: Mapping[str, 
                                      run_id=run_id)  # fmt: skip
     finally:
         snaps.unpersist()
-    result = DriftResult(as_of, [d for _, d in baselines], commit, pop_commit)
-    result.summary = drift_summary(spark, root, day, current_model)
+    result = DriftResult(as_of, list(offsets), commit, pop_commit, plan=plan, trend_dates=trend_days)
+    versions = {d: models[d].model_version for d in offsets}
+    result.summary = drift_summary(spark, root, day, current_model, versions)
     return result
+
+
+def _snapshot_versions(spark: SparkSession, root: str, days: list[str]) -> dict[str, str]:
+    """The model version each of these profile snapshots was scored with (one small job)."""
+    if not days:
+        return {}
+    snaps = read_partitions(spark, root=root, table=PROFILES, key="snapshot_date", values=days)
+    rows = snaps.select("snapshot_date", "model_version").distinct().collect()  # one row per date
+    return {str(r["snapshot_date"]): str(r["model_version"]) for r in rows}
 
 
 def _union(frames: Sequence[DataFrame]) -> DataFrame:
@@ -172,22 +215,39 @@ def _union(frames: Sequence[DataFrame]) -> DataFrame:
     return out
 
 
-def drift_summary(spark: SparkSession, root: str, day: str, model: Manifest, top: int = 3) -> dict[str, Any]:
-    """Small aggregates of a committed drift partition, per baseline: alert counts, churn risks, migrations and
-    the most common segment moves (named)."""
+def drift_summary(
+    spark: SparkSession, root: str, day: str, model: Manifest, versions: Mapping[str, str] | None = None, top: int = 3
+) -> dict[str, Any]:
+    """Small aggregates of a committed drift partition, per baseline: alert counts, churn risks, migrations,
+    the most common segment moves (named) and, for a baseline of another model version, how many customers'
+    comparisons crossed the refit (compared over the shared segments only)."""
     drift = read_partitions(spark, root=root, table="drift", key="snapshot_date", values=[day])
     names = {(a, sid): n for a, ax in model.axes.items() for sid, n in zip(ax.segment_ids, ax.names, strict=True)}
     out: dict[str, Any] = {"baselines": {}}
-    counts = drift.groupBy("baseline_date", "overall_alert", "churn_risk", "migrated").count().collect()  # few rows
+    offset = F.col("baseline_offset") if "baseline_offset" in drift.columns else F.col("days_elapsed")
+    counts = (
+        drift.groupBy("baseline_date", offset.alias("offset"), "days_elapsed", "overall_alert", "churn_risk")
+        .agg(F.count(F.lit(1)).alias("count"), F.count_if("migrated").alias("n_migrated"))
+        .collect()  # a few rows per baseline
+    )
     for r in counts:
         entry = out["baselines"].setdefault(
             r["baseline_date"], {"customers": 0, "migrated": 0, "alerts": {}, "churn": {}, "top_moves": []}
         )
+        entry.update(offset=int(r["offset"]), days_elapsed=int(r["days_elapsed"]))
         entry["customers"] += r["count"]
-        entry["migrated"] += r["count"] if r["migrated"] else 0
+        entry["migrated"] += r["n_migrated"]
         entry["alerts"][r["overall_alert"]] = entry["alerts"].get(r["overall_alert"], 0) + r["count"]
         risk = str(r["churn_risk"])
         entry["churn"][risk] = entry["churn"].get(risk, 0) + r["count"]
+    if versions is None:
+        versions = _snapshot_versions(spark, root, list(out["baselines"]))
+    for base, entry in out["baselines"].items():
+        baseline_model = versions.get(base, model.model_version)
+        if baseline_model != model.model_version:
+            # Every comparison against this baseline covers only the segments both models share.
+            entry["across_refit"] = {"from_model": baseline_model, "to_model": model.model_version,
+                                     "customers": entry["customers"]}  # fmt: skip
     moves = (
         drift.select("baseline_date", F.explode("axes_changed").alias("c"))
         .groupBy("baseline_date", "c.axis", "c.from", "c.to")

@@ -23,9 +23,11 @@ from segspark.ingest.canonical import (
     source_expr,
     valid_lines,
 )
+from segspark.ingest.ledger import describe_input, plan_append
 from segspark.ingest.read import nanos_as_long, read_lookup, read_source
 from segspark.mapping import SourceMapping
-from segspark.tables import remove_staging, staging_path, write_partition
+from segspark.paths import remove_staging, staging_path
+from segspark.tables import committed, write_partition
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +46,34 @@ class IngestReport:
     duplicate_lines_kept: int = 0
     malformed_by_reason: dict[str, int] = field(default_factory=dict)
     out_of_scope_by_reason: dict[str, int] = field(default_factory=dict)
+    # The ledger: which input this was, and what ingesting it did to the source's orders.
+    input: str = ""
+    fingerprint: str = ""
+    mode: str = "full"  # full (replace every line of the source) or append
+    already_ingested_by: str | None = None  # run id of the earlier delivery of the same content
+    replaced: list[str] = field(default_factory=list)  # names of the corrected earlier deliveries
+    source_lines: int = 0  # valid lines of the source after this input
 
     def as_dict(self) -> dict[str, Any]:
         """The report as plain data for the run summary."""
         return dict(self.__dict__)
 
+    def ledger_info(self) -> dict[str, Any]:
+        """What the orders part of this input records in the ledger."""
+        keys = ("input", "fingerprint", "rows_read", "valid", "malformed", "out_of_scope")
+        return {k: getattr(self, k) for k in keys} | {
+            "malformed_by_reason": self.malformed_by_reason,
+            "out_of_scope_by_reason": self.out_of_scope_by_reason,
+        }
+
     def lines(self) -> list[str]:
         """Human-readable lines for the console."""
+        if self.already_ingested_by:
+            return [f"source {self.source}: {self.input} was already ingested (same content, run "
+                    f"{self.already_ingested_by}); counted once, nothing written"]  # fmt: skip
+        what = f" ({self.mode} ingest of {self.input})" if self.mode == "append" else ""
         out = [
-            f"source {self.source}: {self.rows_read:,} lines read",
+            f"source {self.source}: {self.rows_read:,} lines read{what}",
             f"  valid lines       {self.valid:,} ({self.customers:,} customers, {self.return_lines:,} return lines, "
             f"{self.duplicate_lines_kept:,} exact duplicates kept)",
             f"  rejected (malformed) {self.malformed:,}",
@@ -60,6 +81,10 @@ class IngestReport:
         out += [f"    {r:<24} {n:,}" for r, n in sorted(self.malformed_by_reason.items())]
         out.append(f"  out of scope      {self.out_of_scope:,}")
         out += [f"    {r:<24} {n:,}" for r, n in sorted(self.out_of_scope_by_reason.items())]
+        if self.replaced:
+            out.append(f"  corrects earlier delivery {', '.join(self.replaced)} (its lines were replaced)")
+        if self.mode == "append":
+            out.append(f"  source now holds  {self.source_lines:,} valid lines")
         return out
 
 
@@ -137,35 +162,62 @@ def validate(
     path: str | None = None,
     max_order_ts: datetime | None = None,
     repartition: int = 0,
+    append: bool = False,
 ) -> IngestReport:
     """Ingest a source: fail (writing nothing) above the malformed threshold, else write both tables.
 
-    The source is parsed once into a hidden staging copy partitioned by kind;
+    Full mode replaces every line of the source. Append mode adds one input to
+    them through the ledger (`segspark.ingest.ledger`): content already ingested
+    is counted once and writes nothing; a corrected delivery (same name, new
+    content) replaces its predecessor's lines and rejects. Earlier inputs are
+    not read again either way.
+
+    The input is parsed once into a hidden staging copy partitioned by kind;
     accounting reads only narrow columns of it, and the orders and rejects
-    tables are published from it. Staging is removed whatever happens.
+    tables are published from it (rejects first: the orders marker is the
+    ledger's commit). Staging is removed whatever happens.
     """
+    source_path = path or mapping.path
+    item = describe_input(spark, source_path)
+    orders_now = committed(spark, root=root, table="orders", key="source").get(mapping.name)
+    plan = plan_append(orders_now.parts if (append and orders_now) else (), item)
+    if plan.duplicate_of is not None:
+        done = IngestReport(source=mapping.name, input=item.name, fingerprint=item.fingerprint, mode="append")
+        done.already_ingested_by = plan.duplicate_of.run_id
+        done.source_lines = orders_now.row_count if orders_now else 0
+        return done
     classified = classify(spark, mapping, path=path, max_order_ts=max_order_ts, repartition=repartition)
     staging = staging_path(root, run_id)
     try:
         classified.write.mode("overwrite").partitionBy(KIND).parquet(staging)
         staged = spark.read.parquet(staging)
         report = account(staged, mapping.name, mapping.duplicates)
+        report.input, report.fingerprint, report.mode = item.name, item.fingerprint, "append" if append else "full"
+        report.replaced = [str(p.info.get("input")) for p in plan.replaces]
         for line in report.lines():
             log.info(line)
-        if report.rows_read == 0:
+        if report.rows_read == 0 and not append:
             raise DataQualityError(f"source {mapping.name} has no rows; nothing written")
-        fraction = report.malformed / report.rows_read
+        fraction = report.malformed / max(report.rows_read, 1)
         if fraction > max_malformed_fraction:
             worst = sorted(report.malformed_by_reason.items(), key=lambda kv: -kv[1])[:3]
             raise DataQualityError(
-                f"{report.malformed:,} of {report.rows_read:,} rows ({fraction:.2%}) are malformed, above "
-                f"ingest.max_malformed_fraction={max_malformed_fraction:.2%} (top reasons: {worst}); "
+                f"{item.path}: {report.malformed:,} of {report.rows_read:,} rows ({fraction:.2%}) are malformed, "
+                f"above ingest.max_malformed_fraction={max_malformed_fraction:.2%} (top reasons: {worst}); "
                 "no table was written. Fix the source or its mapping, or raise the threshold."
             )
-        write_partition(valid_lines(staged), root=root, table="orders", key="source", value=mapping.name, run_id=run_id)
+        kept_ids = {p.run_id for p in plan.keep}
+        rejects_now = committed(spark, root=root, table="rejects", key="source").get(mapping.name)
+        keep_rejects = tuple(p for p in rejects_now.parts if p.run_id in kept_ids) if rejects_now else ()
         write_partition(
-            rejected_rows(staged, run_id), root=root, table="rejects", key="source", value=mapping.name, run_id=run_id
-        )
+            rejected_rows(staged, run_id), root=root, table="rejects", key="source", value=mapping.name,
+            run_id=run_id, keep=keep_rejects, info={"input": item.name, "fingerprint": item.fingerprint},
+        )  # fmt: skip
+        orders = write_partition(
+            valid_lines(staged), root=root, table="orders", key="source", value=mapping.name,
+            run_id=run_id, keep=plan.keep, info=report.ledger_info(),
+        )  # fmt: skip
+        report.source_lines = orders.row_count
         return report
     finally:
         remove_staging(root, run_id)

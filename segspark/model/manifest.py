@@ -66,6 +66,7 @@ class Manifest:
     archetypes: list[dict[str, Any]]
     skipped_axes: dict[str, str] = field(default_factory=dict)
     previous_model: str | None = None
+    refit_reason: list[str] = field(default_factory=list)  # why a scheduled run refitted (empty: a requested fit)
     fit_config: dict[str, Any] = field(default_factory=dict)
     silhouette_distance: str = "squared_euclidean"
     scaler_std: str = "sample standard deviation (Spark StandardScaler)"

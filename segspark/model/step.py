@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -31,6 +31,7 @@ def run_fit(
     previous: str | None = None,
     skipped: Mapping[str, str] | None = None,
     naming: Mapping[str, Any] | None = None,
+    refit_reason: Sequence[str] = (),
 ) -> tuple[Manifest, str]:
     """Fit on features/snapshot_date=as_of, save the model, return (manifest, its directory)."""
     features = read_partitions(spark, root=root, table="features", key="snapshot_date", values=[as_of]).drop(
@@ -40,6 +41,7 @@ def run_fit(
     manifest, fits = fit_model(
         features, load_axes(axes_file), as_of=as_of, source=mapping.name, cfg=cfg, previous=prev, skipped=skipped
     )
+    manifest.refit_reason = list(refit_reason)
     base = model_dir(root, manifest.model_version)
     if naming is not None:
         manifest = name_and_cache(manifest, base, NamingSettings.from_config(naming), previous)

@@ -56,6 +56,7 @@ class ReportData:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     steps: dict[str, Any] = field(default_factory=dict)
+    schedule: dict[str, Any] = field(default_factory=dict)  # a scheduled run's inputs, refit decision, baselines
 
     @property
     def axes(self) -> list[AxisView]:
@@ -163,7 +164,8 @@ def _optional(spark: SparkSession, root: str, table: str, key: str, value: str) 
 
 def gather(
     spark: SparkSession, *, root: str, as_of: str, manifest: Manifest, run_id: str, frequency_axis: str,
-    steps: dict[str, Any] | None = None,
+    steps: dict[str, Any] | None = None, baselines: list[int] | None = None,
+    schedule: dict[str, Any] | None = None,
 ) -> ReportData:  # fmt: skip
     """Read the committed outputs of `as_of` and aggregate what the report needs.
 
@@ -174,7 +176,8 @@ def gather(
         raise MissingInputError(f"no customer_profiles for {as_of} under {root}; run `segspark score` first")
     profiles = profiles.select("customer_id", "archetype_id", "archetype_key").cache()
     try:
-        data = ReportData(run_id, as_of, manifest, customers=profiles.count(), steps=dict(steps or {}))
+        data = ReportData(run_id, as_of, manifest, customers=profiles.count(), steps=dict(steps or {}),
+                          schedule=dict(schedule or {}))  # fmt: skip
         data.archetypes = top_archetypes(profiles, manifest)
     finally:
         profiles.unpersist()
@@ -185,6 +188,12 @@ def gather(
         data.notes.append(f"No drift for {as_of}: run `segspark backfill` and `segspark drift` to see it.")
     else:
         data.drift = drift_summary(spark, root, as_of, manifest)
+        served = {e.get("offset") for e in data.drift.get("baselines", {}).values()}
+        unserved = [o for o in (baselines or []) if o not in served] if not schedule else []
+        data.notes += [
+            f"No baseline for {o} days before {as_of}: no snapshot within the drift tolerance, or before the "
+            "source's first order." for o in unserved
+        ]
         data.churn = churn_list(drift, frequency_axis)
         population = _optional(spark, root, "drift_population", "snapshot_date", as_of)
         data.flows = flows(population, manifest) if population is not None else []

@@ -1,0 +1,1 @@
+"""Running segspark on a schedule: the weekly command, its refit policy and its completion records."""

@@ -1,0 +1,251 @@
+"""The pipeline's steps, with typed inputs and frozen results.
+
+`segspark run`, `segspark weekly` and the single-step commands compose these.
+A step times itself into the run summary (`ctx.summary["steps"]`) and reports
+progress through `ctx.say`; it never prints, and nothing here imports the CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pyspark.sql.utils import is_remote
+
+from segspark.context import RunContext, parse_instant
+from segspark.exc import ConfigError, MissingInputError
+from segspark.features.step import FeatureResult, run_features
+from segspark.history.baselines import Baseline
+from segspark.history.step import DriftResult, run_drift
+from segspark.ingest.validate import IngestReport, validate
+from segspark.model.manifest import Manifest, load_manifest, model_dir
+from segspark.runlog import step
+from segspark.score.step import ScoreResult, run_score
+from segspark.tables import Commit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A fitted and saved model."""
+
+    manifest: Manifest
+    path: str
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    """Features and profiles of one date."""
+
+    features: FeatureResult
+    score: ScoreResult
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """Where the HTML report went, and how many customers it covers."""
+
+    path: str
+    customers: int
+
+
+def validate_step(ctx: RunContext, *, input_path: str | None = None, append: bool = False) -> IngestReport:
+    """Ingest the source (or one input appended through the ledger) into orders/ and rejects/."""
+    cfg = ctx.config
+    key = "validate" if not append else f"ingest {input_path}"
+    with step(key, ctx.summary) as info:
+        report = validate(
+            ctx.spark,
+            ctx.mapping,
+            root=ctx.root,
+            run_id=ctx.run_id,
+            max_malformed_fraction=float(cfg.get("ingest.max_malformed_fraction")),
+            path=input_path,
+            max_order_ts=parse_instant(cfg.get("ingest.max_order_ts"), "ingest.max_order_ts"),
+            repartition=int(cfg.get("ingest.repartition")),
+            append=append,
+        )
+        info.update(report.as_dict())
+        info["rows"] = report.valid
+    for line in report.lines():
+        ctx.say(line)
+    return report
+
+
+def features_step(ctx: RunContext, as_of: date | None, *, key: str = "features") -> FeatureResult:
+    """Features of every applicable axis as of a date (default: the day after the last order)."""
+    with step(key, ctx.summary) as info:
+        result = run_features(
+            ctx.spark,
+            root=ctx.root,
+            mapping=ctx.mapping,
+            as_of=as_of,
+            axes_file=ctx.config.get("features.axes_file"),
+            run_id=ctx.run_id,
+        )
+        info.update(as_of=result.as_of.isoformat(), axes=[a.name for a in result.plan.axes], rows=result.customers)
+        info.update(skipped_axes=result.plan.skipped, dropped_features=result.plan.dropped)
+    ctx.summary.setdefault("as_of", result.as_of.isoformat())
+    return result
+
+
+def fit_step(
+    ctx: RunContext,
+    as_of: date,
+    *,
+    previous: str | None,
+    skipped: Mapping[str, str] | None = None,
+    refit_reason: Sequence[str] = (),
+) -> FitResult:
+    """Fit and save a model on the committed features of `as_of` (axes `skipped` when they were computed, with
+    the reason); matched segments keep `previous`'s ids and names."""
+    from segspark.model.step import run_fit
+
+    with step("fit", ctx.summary) as info:
+        manifest, path = run_fit(
+            ctx.spark,
+            root=ctx.root,
+            mapping=ctx.mapping,
+            as_of=as_of.isoformat(),
+            axes_file=ctx.config.get("features.axes_file"),
+            cfg=ctx.config.section("fit"),
+            previous=previous,
+            skipped=skipped,
+            naming=ctx.config.section("naming"),
+            refit_reason=refit_reason,
+        )
+        info.update(model_version=manifest.model_version, model=path, archetypes=len(manifest.archetypes))
+        info["k"] = {a: m.k for a, m in manifest.axes.items()}
+    return FitResult(manifest, path)
+
+
+def score_step(ctx: RunContext, as_of: date, model: Manifest, *, key: str = "score") -> ScoreResult:
+    """Score the committed features of `as_of` into customer_profiles."""
+    with step(key, ctx.summary) as info:
+        result = run_score(
+            ctx.spark, root=ctx.root, mapping=ctx.mapping, as_of=as_of, manifest=model, run_id=ctx.run_id
+        )
+        info.update(model_version=result.model_version, as_of=as_of.isoformat(), rows=result.commit.row_count)
+    return result
+
+
+def snapshot_step(ctx: RunContext, as_of: date, model: Manifest, *, label: str = "") -> SnapshotResult:
+    """Features and profiles of one date (summary entries suffixed `label`)."""
+    features = features_step(ctx, as_of, key=f"features{label}")
+    return SnapshotResult(features, score_step(ctx, as_of, model, key=f"score{label}"))
+
+
+def backfill_step(
+    ctx: RunContext, days: Sequence[date], model: Manifest, *, key: str = "backfill"
+) -> dict[date, SnapshotResult]:
+    """Snapshots of `days` from order history with one model; return them by date.
+
+    `history.backfill_workers` snapshots run at once, each in its own thread (Spark runs the jobs of
+    several threads side by side). One snapshot is a chain of short jobs separated by driver work,
+    so a second one fills the cores the first leaves idle. Each date commits its own partitions; if
+    one fails, no new date starts, the running ones finish and commit, and its error is raised.
+    """
+    workers = int(ctx.config.get("history.backfill_workers"))
+    if workers < 1:
+        raise ConfigError(f"history.backfill_workers must be at least 1, got {workers}")
+    if workers > 1 and is_remote():
+        # Spark Connect keeps the active session per thread (as for the fit's axes): one date at a time.
+        log.info("Spark Connect: backfill dates run one after another")
+        workers = 1
+    failing = threading.Event()
+
+    def one(i: int, day: date) -> SnapshotResult | None:
+        if failing.is_set():
+            return None  # another date failed: start nothing new
+        started = time.perf_counter()
+        ctx.say(f"[{key} {i}/{len(days)}] snapshot {day}")
+        try:
+            result = snapshot_step(ctx, day, model, label=f"@{day}")
+        except BaseException:
+            failing.set()
+            raise
+        ctx.say(f"[{key} {i}/{len(days)}] {day} done in {time.perf_counter() - started:.1f}s")
+        return result
+
+    with step(key, ctx.summary) as info:
+        # Newest (largest) dates are submitted first, so the short old ones fill in at the end.
+        with ThreadPoolExecutor(max_workers=min(workers, max(1, len(days))), thread_name_prefix="backfill") as pool:
+            futures = {pool.submit(one, i, day): day for i, day in enumerate(days, start=1)}
+        written: dict[date, SnapshotResult] = {}
+        failed = []
+        for future, day in futures.items():
+            err = future.exception()
+            if err is not None:
+                failed.append((day, err))
+            elif (result := future.result()) is not None:
+                written[day] = result
+        info.update(dates=[d.isoformat() for d in days], workers=workers)
+        if failed:
+            day, err = failed[0]
+            done = ", ".join(d.isoformat() for d in sorted(written)) or "none"
+            log.error("%s of %s failed; dates committed: %s", key, day, done)
+            raise err
+    return {d: written[d] for d in days}
+
+
+def drift_step(ctx: RunContext, as_of: date, plan: Sequence[Baseline] | None = None) -> DriftResult:
+    """Drift of `as_of` against the baselines of `plan` (default: the committed snapshots within tolerance)."""
+    with step("drift", ctx.summary) as info:
+        result = run_drift(
+            ctx.spark, root=ctx.root, as_of=as_of, cfg=ctx.config.section("drift"), run_id=ctx.run_id, plan=plan
+        )
+        info.update(baselines=result.baselines, rows=result.commit.row_count, summary=result.summary)
+        info["skipped_baselines"] = {str(o): r for o, r in result.skipped().items()}
+        info["trend_dates"] = result.trend_dates
+    return result
+
+
+def state_step(ctx: RunContext, as_of: date) -> Commit:
+    """customer_state of `as_of` from its profiles and drift (SPEC section 7)."""
+    from segspark.history.state import customer_state
+    from segspark.score.step import PROFILES
+    from segspark.tables import read_partitions, write_partition
+
+    day = as_of.isoformat()
+    with step("state", ctx.summary) as info:
+        profiles = read_partitions(ctx.spark, root=ctx.root, table=PROFILES, key="snapshot_date", values=[day])
+        drift = read_partitions(ctx.spark, root=ctx.root, table="drift", key="snapshot_date", values=[day])
+        state = customer_state(profiles.drop("snapshot_date"), drift.drop("snapshot_date"))
+        commit = write_partition(
+            state, root=ctx.root, table="customer_state", key="snapshot_date", value=day, run_id=ctx.run_id
+        )
+        info["rows"] = commit.row_count
+    return commit
+
+
+def report_step(
+    ctx: RunContext, as_of: date, model: Manifest, *, schedule: Mapping[str, Any] | None = None
+) -> ReportResult:
+    """The HTML report of `as_of` (with the scheduled run's decisions when given)."""
+    from segspark.report.step import run_report
+
+    cfg = {"min_silhouette": ctx.config.get("fit.min_silhouette"),
+           "frequency_axis": ctx.config.get("drift.frequency_axis"),
+           "baselines": ctx.config.get("drift.baselines"), "schedule": dict(schedule or {})}  # fmt: skip
+    steps = dict(ctx.summary.get("steps", {}))
+    with step("report", ctx.summary) as info:
+        path, data = run_report(
+            ctx.spark, root=ctx.root, as_of=as_of, manifest=model, run_id=ctx.run_id, cfg=cfg, steps=steps
+        )
+        info.update(path=path, rows=data.customers)
+    return ReportResult(path, data.customers)
+
+
+def newest_model(root: str) -> str | None:
+    """The newest model directory under the warehouse, if any (so later runs keep segment ids)."""
+    try:
+        return model_dir(root, load_manifest(root).model_version)
+    except MissingInputError:
+        return None
