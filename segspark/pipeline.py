@@ -113,7 +113,7 @@ def run_pipeline(
             ctx.say(line)
         state = state_step(ctx, day)
         ctx.say(f"customer state as of {day}: {state.row_count:,} customers")
-        return [f"drift/snapshot_date={day}", f"drift_population/snapshot_date={day}", f"customer_state/snapshot_date={day}"]
+        return [f"{t}/snapshot_date={day}" for t in ("drift", "drift_population", "customer_state")]
 
     def report() -> list[str]:
         assert day is not None and model is not None

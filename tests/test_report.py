@@ -43,7 +43,9 @@ def _data() -> ReportData:
     data.archetypes = [{"id": "x", "customers": 25, "label": "segment 0 + segment 0"}]
     alerts = {"STABLE": 20, "RAPID_DRIFT": 10}
     data.drift = {"baselines": {"2023-12-25": {"customers": 30, "migrated": 4, "alerts": alerts, "churn": {"HIGH": 2},
-                                               "top_moves": []}}}  # fmt: skip
+                                               "top_moves": [], "offset": 7, "days_elapsed": 8,
+                                               "across_refit": {"from_model": "m-old", "to_model": "m-hand",
+                                                                "customers": 30}}}}  # fmt: skip
     data.flows = [{"baseline": "2023-12-25", "from": "x", "to": "y", "customers": 4, "moves": ["freq: a → b"]}]
     data.churn = [{"customer_id": "C42", "baseline_date": "2023-12-25", "velocity": 0.02, "alert": "RAPID_DRIFT",
                    "from_archetype": "x", "to_archetype": "y"}]  # fmt: skip
@@ -60,7 +62,8 @@ def test_report_shows_every_section_and_embeds_every_figure() -> None:
     assert all(src.startswith("data:image/png;base64,") and len(src) > 2_000 for src in parser.srcs)
     assert parser.scripts == 0
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
-    for text in ("no tickets table", "below min_silhouette", "negative_price", "C42", "freq: a → b", "RAPID_DRIFT"):
+    for text in ("no tickets table", "below min_silhouette", "negative_price", "C42", "freq: a → b", "RAPID_DRIFT",
+                 "7 / 8", "across a refit: m-old → m-hand, 30 customers"):  # fmt: skip
         assert text in html, text
     assert re.search(r"<td>freq</td>|href=\"#axis-freq\"", html)
 

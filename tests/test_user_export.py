@@ -82,7 +82,7 @@ def test_shop_export_is_segmented_by_segspark_run(spark: SparkSession, shop_run:
     summary = json.loads(next((root / "runs").glob("*/summary.json")).read_text())
     assert list(summary["steps"]) == [
         "validate", "features", "fit", "score", "features@2023-05-01", "score@2023-05-01", "backfill", "drift",
-        "report",
+        "state", "report",
     ]  # fmt: skip
     report = Path(summary["steps"]["report"]["path"])
     assert report == root / "reports" / summary["run_id"] / "index.html"

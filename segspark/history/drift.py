@@ -85,7 +85,7 @@ def _days(days: int | Column) -> Column:
 def churn_risk(
     tier_now: Column, tier_base: Column, freq_velocity: Column, held_now: Column, held_base: Column, rules: DriftRules
 ) -> Column:
-    """HIGH / MEDIUM / LOW from the frequency axis (see docs/drift.md).
+    """HIGH / MEDIUM / LOW from the frequency axis (see docs/history.md).
 
     HIGH: the customer dropped at least one frequency tier and the axis's velocity exceeds churn_velocity.
     MEDIUM: dropped a tier more slowly, or drifts faster than `moderate` away from the segment held at baseline.
