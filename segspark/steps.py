@@ -207,8 +207,9 @@ def drift_step(ctx: RunContext, as_of: date, plan: Sequence[Baseline] | None = N
     return result
 
 
-def state_step(ctx: RunContext, as_of: date) -> Commit:
-    """customer_state of `as_of` from its profiles and drift (SPEC section 7)."""
+def state_step(ctx: RunContext, as_of: date, *, with_drift: bool = True) -> Commit:
+    """customer_state of `as_of` from its profiles and drift (SPEC section 7); without drift (no baseline
+    existed) its drift columns are null."""
     from segspark.history.state import customer_state
     from segspark.score.step import PROFILES
     from segspark.tables import read_partitions, write_partition
@@ -216,8 +217,12 @@ def state_step(ctx: RunContext, as_of: date) -> Commit:
     day = as_of.isoformat()
     with step("state", ctx.summary) as info:
         profiles = read_partitions(ctx.spark, root=ctx.root, table=PROFILES, key="snapshot_date", values=[day])
-        drift = read_partitions(ctx.spark, root=ctx.root, table="drift", key="snapshot_date", values=[day])
-        state = customer_state(profiles.drop("snapshot_date"), drift.drop("snapshot_date"))
+        drift = (
+            read_partitions(ctx.spark, root=ctx.root, table="drift", key="snapshot_date", values=[day])
+            if with_drift
+            else None
+        )
+        state = customer_state(profiles.drop("snapshot_date"), drift.drop("snapshot_date") if drift else None)
         commit = write_partition(
             state, root=ctx.root, table="customer_state", key="snapshot_date", value=day, run_id=ctx.run_id
         )

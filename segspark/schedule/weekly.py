@@ -154,7 +154,7 @@ def run_week(ctx: RunContext, as_of: date, *, inputs: Sequence[str] = (), force:
         ctx.say(f"[weekly {as_of}] drift skipped: no baseline exists ({result.drift_skipped})")
     result.report = report_step(ctx, as_of, model, schedule=_schedule_info(result, plan))
     ctx.say(f"report: {result.report.path}")
-    state = state_step(ctx, as_of)
+    state = state_step(ctx, as_of, with_drift=result.drift is not None)
     ctx.say(f"customer state as of {as_of}: {state.row_count:,} customers (week complete)")
     result.seconds = round(time.perf_counter() - started, 2)
     return result
