@@ -17,7 +17,7 @@ from segspark.config import Config
 from segspark.context import RunContext, make_context, parse_date
 from segspark.exc import SegsparkError
 from segspark.features.step import FeatureResult
-from segspark.history.step import backfill_dates
+from segspark.history.step import backfill_dates, drift_plan
 from segspark.render import drift_lines, features_lines, model_lines, score_lines
 from segspark.runlog import write_summary
 from segspark.steps import (
@@ -25,11 +25,13 @@ from segspark.steps import (
     backfill_step,
     drift_step,
     features_step,
+    first_order_date,
     fit_step,
     newest_model,
     report_step,
     score_step,
     state_step,
+    unserved,
     validate_step,
 )
 
@@ -72,6 +74,7 @@ def run_pipeline(
     day: date | None = None
     model: FitResult | None = None
     computed: FeatureResult | None = None
+    first: date | None = None
 
     def validate() -> list[str]:
         validate_step(ctx, input_path=input_path)
@@ -102,18 +105,34 @@ def run_pipeline(
         return [f"customer_profiles/snapshot_date={day}"]
 
     def backfill() -> list[str]:
+        nonlocal first
         assert day is not None and model is not None
+        first = first_order_date(ctx)
         offsets = [int(o) for o in ctx.config.get("history.backfill_offsets")]
-        written = backfill_step(ctx, [d for d in backfill_dates(day, offsets) if d != day], model.manifest)
+        days = [d for d in backfill_dates(day, offsets) if d != day]
+        # A snapshot on or before the first order would hold no customer: skipped, with the reason.
+        for d in (d for d in days if d <= first):
+            ctx.say(f"  {d} skipped: not after the source's first order ({first})")
+        ctx.summary["backfill_skipped"] = [d.isoformat() for d in days if d <= first]
+        written = backfill_step(ctx, [d for d in days if d > first], model.manifest)
         return [f"customer_profiles/snapshot_date={d}" for d in written]
 
     def drift() -> list[str]:
         assert day is not None
-        for line in drift_lines(drift_step(ctx, day)):
-            ctx.say(line)
-        state = state_step(ctx, day)
+        cfg = ctx.config.section("drift")
+        plan = drift_plan(ctx.spark, root=ctx.root, as_of=day, cfg=cfg, first_order=first)
+        skipped = unserved(ctx, plan)
+        written = []
+        if skipped is None:
+            for line in drift_lines(drift_step(ctx, day, plan)):
+                ctx.say(line)
+            written = [f"drift/snapshot_date={day}", f"drift_population/snapshot_date={day}"]
+        else:
+            ctx.say(f"drift skipped: {skipped}")
+            ctx.summary["drift_skipped"] = skipped
+        state = state_step(ctx, day, with_drift=bool(written))
         ctx.say(f"customer state as of {day}: {state.row_count:,} customers")
-        return [f"{t}/snapshot_date={day}" for t in ("drift", "drift_population", "customer_state")]
+        return [*written, f"customer_state/snapshot_date={day}"]
 
     def report() -> list[str]:
         assert day is not None and model is not None

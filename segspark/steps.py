@@ -207,6 +207,14 @@ def drift_step(ctx: RunContext, as_of: date, plan: Sequence[Baseline] | None = N
     return result
 
 
+def unserved(ctx: RunContext, plan: Sequence[Baseline]) -> str | None:
+    """Why drift cannot run (no configured offset has a baseline), or None when it can."""
+    wanted = [b for b in plan if b.offset in {int(o) for o in ctx.config.get("drift.baselines")}]
+    if any(b.used is not None for b in wanted):
+        return None
+    return "no baseline exists (" + "; ".join(f"{b.offset} days: {b.reason}" for b in wanted) + ")"
+
+
 def state_step(ctx: RunContext, as_of: date, *, with_drift: bool = True) -> Commit:
     """customer_state of `as_of` from its profiles and drift (SPEC section 7); without drift (no baseline
     existed) its drift columns are null."""
@@ -246,6 +254,20 @@ def report_step(
         )
         info.update(path=path, rows=data.customers)
     return ReportResult(path, data.customers)
+
+
+def first_order_date(ctx: RunContext) -> date:
+    """The date (UTC) of the source's first valid order line (one aggregate over the orders)."""
+    from pyspark.sql import functions as F
+
+    from segspark.tables import read_partitions
+
+    orders = read_partitions(ctx.spark, root=ctx.root, table="orders", key="source", values=[ctx.mapping.name])
+    row = orders.agg(F.min(F.to_date("order_ts")).alias("first")).first()
+    if row is None or row["first"] is None:
+        raise MissingInputError(f"source {ctx.mapping.name} has no valid order line")
+    first: date = row["first"]
+    return first
 
 
 def newest_model(root: str) -> str | None:

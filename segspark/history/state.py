@@ -33,7 +33,8 @@ def _most_severe(values: Column, order: Sequence[str]) -> Column:
     """The most severe of an array of labels (null when the array holds none)."""
     ranks = F.transform(values, lambda v: F.array_position(F.array(*map(F.lit, order)), v))
     top = F.array_max(F.filter(ranks, lambda r: r > 0))
-    return F.element_at(F.array(*map(F.lit, order)), top.cast("int"))
+    # Guarded: a customer without short-term baselines has no labels, and so no severity.
+    return F.when(top.isNotNull(), F.element_at(F.array(*map(F.lit, order)), top.cast("int")))
 
 
 def customer_state(profiles: DataFrame, drift: DataFrame | None) -> DataFrame:

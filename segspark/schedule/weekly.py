@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from segspark.context import RunContext
 from segspark.exc import MissingInputError
@@ -37,11 +36,13 @@ from segspark.steps import (
     backfill_step,
     drift_step,
     features_step,
+    first_order_date,
     fit_step,
     newest_model,
     report_step,
     score_step,
     state_step,
+    unserved,
     validate_step,
 )
 from segspark.tables import committed, read_partitions
@@ -91,16 +92,6 @@ def new_inputs(ctx: RunContext, inputs: Sequence[str]) -> list[str]:
     return [p for p in inputs if describe_input(spark, p).fingerprint not in known]
 
 
-def first_order_date(ctx: RunContext) -> date:
-    """The date (UTC) of the source's first valid order line."""
-    orders = read_partitions(ctx.spark, root=ctx.root, table="orders", key="source", values=[ctx.mapping.name])
-    row = orders.agg(F.min(F.to_date("order_ts")).alias("first")).first()
-    if row is None or row["first"] is None:
-        raise MissingInputError(f"source {ctx.mapping.name} has no valid order line")
-    first: date = row["first"]
-    return first
-
-
 def run_week(ctx: RunContext, as_of: date, *, inputs: Sequence[str] = (), force: bool = False) -> WeekResult:
     """One scheduled run for `as_of` (see the module docstring)."""
     started = time.perf_counter()
@@ -145,23 +136,19 @@ def run_week(ctx: RunContext, as_of: date, *, inputs: Sequence[str] = (), force:
     result.model_version = model.model_version
 
     plan = _baselines(ctx, as_of, model, result)
-    if any(b.used is not None for b in plan if b.offset in _drift_offsets(ctx)):
+    result.drift_skipped = unserved(ctx, plan) or ""
+    if not result.drift_skipped:
         result.drift = drift_step(ctx, as_of, plan)
         for line in drift_lines(result.drift):
             ctx.say(line)
     else:
-        result.drift_skipped = "; ".join(f"{b.offset} days: {b.reason}" for b in plan)
-        ctx.say(f"[weekly {as_of}] drift skipped: no baseline exists ({result.drift_skipped})")
+        ctx.say(f"[weekly {as_of}] drift skipped: {result.drift_skipped}")
     result.report = report_step(ctx, as_of, model, schedule=_schedule_info(result, plan))
     ctx.say(f"report: {result.report.path}")
     state = state_step(ctx, as_of, with_drift=result.drift is not None)
     ctx.say(f"customer state as of {as_of}: {state.row_count:,} customers (week complete)")
     result.seconds = round(time.perf_counter() - started, 2)
     return result
-
-
-def _drift_offsets(ctx: RunContext) -> set[int]:
-    return {int(o) for o in ctx.config.get("drift.baselines")}
 
 
 def _health(ctx: RunContext, as_of: date, model: Manifest) -> ModelHealth:
