@@ -127,6 +127,12 @@ def test_seed_trend_example(spark: SparkSession) -> None:
     assert (round(first.short, 3), round(first.long, 3), round(first.acceleration, 3)) == (-0.034, -0.015, -0.019)
     assert first.declining_accelerating is True
     assert rows[1].t.declining_accelerating is False  # rising
+    # With a floor of 0.05, the seed's 3.4-point weekly decline is no longer flagged; 0.03 still flags it.
+    floors = df.select(*[trend(*map(F.col, ("m7", "m14", "m90", "m180")), x).alias(str(x)) for x in (0.05, 0.03)])
+    assert [(r["0.05"].declining_accelerating, r["0.03"].declining_accelerating) for r in floors.collect()] == [
+        (False, True),
+        (False, False),
+    ]
 
 
 def test_unmatched_segments_are_reported_not_compared(spark: SparkSession) -> None:

@@ -100,8 +100,9 @@ def churn_risk(
     )
 
 
-def trend(m7: Column, m14: Column, m90: Column, m180: Column) -> Column:
-    """short = m7 - m14, long = m90 - m180, acceleration = short - long; declining and accelerating flagged."""
+def trend(m7: Column, m14: Column, m90: Column, m180: Column, min_decline: float = 0.0) -> Column:
+    """short = m7 - m14, long = m90 - m180, acceleration = short - long; flagged declining and accelerating when
+    short < -min_decline and acceleration < 0 (a floor keeps rounding-sized moves of dormant customers out)."""
     short = m7 - m14
     long = m90 - m180
     acceleration = short - long
@@ -109,7 +110,7 @@ def trend(m7: Column, m14: Column, m90: Column, m180: Column) -> Column:
         short.alias("short"),
         long.alias("long"),
         acceleration.alias("acceleration"),
-        ((short < 0) & (acceleration < 0)).alias("declining_accelerating"),
+        ((short < F.lit(-min_decline)) & (acceleration < 0)).alias("declining_accelerating"),
     )
 
 

@@ -55,7 +55,7 @@ def _segments(m: Manifest) -> dict[str, list[str]]:
 
 def _trends(
     spark: SparkSession, dates: Mapping[int, str] | None, snapshot: Callable[[str], DataFrame],
-    model_of: Callable[[str], Manifest],
+    model_of: Callable[[str], Manifest], min_decline: float,
 ) -> DataFrame:  # fmt: skip
     """customer_id, trend (axis -> segment -> short/long/acceleration), when all four snapshots are served."""
     empty_type = T.MapType(T.StringType(), T.MapType(T.StringType(), TREND))
@@ -83,7 +83,11 @@ def _trends(
         for part in (
             F.lit(a),
             F.create_map(
-                *[p for s in segs for p in (F.lit(s), trend(m[7][a][s], m[14][a][s], m[90][a][s], m[180][a][s]))]
+                *[
+                    p
+                    for s in segs
+                    for p in (F.lit(s), trend(m[7][a][s], m[14][a][s], m[90][a][s], m[180][a][s], min_decline))
+                ]
             ),
         )
     ]
@@ -182,7 +186,7 @@ def run_drift(
                                           archetype_axes=current_model.archetype_axes, rules=rules))  # fmt: skip
             psi_rows = [(d, elapsed[d], a, v) for d in dates for a, v in psi(means[day], means.get(d, {}), segments)]
             population.append(baselines_population(current, bases, segments=segments, psi_rows=psi_rows))
-        trends = _trends(spark, trend_days, snapshot, lambda d: models[d])
+        trends = _trends(spark, trend_days, snapshot, lambda d: models[d], float(cfg["trend_min_decline"]))
         drift = _union(frames).join(trends, "customer_id", how="left")
         commit = write_partition(drift, root=root, table="drift", key="snapshot_date", value=day, run_id=run_id)
         written = read_partitions(spark, root=root, table="drift", key="snapshot_date", values=[day]).drop(
