@@ -68,6 +68,44 @@ def test_report_shows_every_section_and_embeds_every_figure() -> None:
     assert re.search(r"<td>freq</td>|href=\"#axis-freq\"", html)
 
 
+def test_report_shows_a_scheduled_runs_decisions() -> None:
+    data = _data()
+    data.manifest.refit_reason = ["model is 4.0 weeks old (refit_every_weeks=4)"]
+    data.manifest.previous_model = "m-old"
+    data.schedule = {
+        "as_of": "2024-01-01",
+        "policy": "refit every 4 weeks, on an axis's PSI above 0.25 or its silhouette falling more than 0.1 (0: off)",
+        "inputs": [
+            {"input": "w1.csv", "valid": 9, "rows_read": 10, "already_ingested_by": None, "replaced": ["w1.csv"]},
+            {"input": "w0.csv", "valid": 0, "rows_read": 0, "already_ingested_by": "r7", "replaced": []},
+        ],
+        "refit": ["model is 4.0 weeks old (refit_every_weeks=4)"],
+        "health": {"weeks_since_fit": 4.0, "psi": {"freq": 0.031}, "silhouette_now": {"freq": 0.5},
+                   "silhouette_fit": {"freq": 0.6}, "notes": []},
+        "baselines": [
+            {"offset": 7, "target": "2023-12-25", "used": "2023-12-25", "days": 7, "reason": ""},
+            {"offset": 60, "target": "2023-11-02", "used": "2023-11-08", "days": 54, "reason": ""},
+            {"offset": 180, "target": "2023-07-05", "used": None, "days": None,
+             "reason": "2023-07-05 is not after the source's first order (2023-08-01): no customer existed yet"},
+        ],
+        "computed": ["2023-11-08"],
+        "drift_skipped": "",
+    }  # fmt: skip
+    html = render(data, min_silhouette=0.3)
+    for text in (
+        "Scheduled run of 2024-01-01",
+        "Refitted in this run</strong> because: model is 4.0 weeks old",
+        "Segments matched to m-old kept their ids and names",
+        "corrects w1.csv",
+        "already ingested (run r7)",
+        "computed from order history in this run",
+        "not after the source&#39;s first order",
+        "0.031",
+        "PSI above 0.25",
+    ):
+        assert text in html, text
+
+
 def test_report_without_drift_or_rejects_says_so() -> None:
     data = _data()
     data.drift, data.flows, data.churn, data.rejects = {}, [], [], []

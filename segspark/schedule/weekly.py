@@ -143,7 +143,11 @@ def run_week(ctx: RunContext, as_of: date, *, inputs: Sequence[str] = (), force:
             ctx.say(line)
     else:
         ctx.say(f"[weekly {as_of}] drift skipped: {result.drift_skipped}")
-    result.report = report_step(ctx, as_of, model, schedule=_schedule_info(result, plan))
+    info = _schedule_info(result, plan)
+    policy = RefitPolicy.from_config(ctx.config.section("schedule"))
+    info["policy"] = (f"refit every {policy.every_weeks} weeks, on an axis's PSI above {policy.psi} or its silhouette "
+                      f"falling more than {policy.silhouette_drop} (0: off)")  # fmt: skip
+    result.report = report_step(ctx, as_of, model, schedule=info)
     ctx.say(f"report: {result.report.path}")
     state = state_step(ctx, as_of, with_drift=result.drift is not None)
     ctx.say(f"customer state as of {as_of}: {state.row_count:,} customers (week complete)")
@@ -202,7 +206,8 @@ def _schedule_info(result: WeekResult, plan: Sequence[Baseline]) -> dict[str, ob
             "silhouette_now": result.health.silhouette_now, "silhouette_fit": result.health.silhouette_fit,
             "notes": result.health.notes},
         "baselines": [{"offset": b.offset, "target": b.target.isoformat(),
-                       "used": b.used.isoformat() if b.used else None, "reason": b.reason} for b in plan],
+                       "used": b.used.isoformat() if b.used else None,
+                       "days": (result.as_of - b.used).days if b.used else None, "reason": b.reason} for b in plan],
         "computed": [d.isoformat() for d in result.baselines_computed],
         "drift_skipped": result.drift_skipped,
     }  # fmt: skip
