@@ -213,17 +213,23 @@ def _schedule_info(result: WeekResult, plan: Sequence[Baseline]) -> dict[str, ob
     }  # fmt: skip
 
 
-def catch_up_dates(ctx: RunContext, as_of: date) -> list[date]:
-    """Every scheduled date after the newest complete week up to `as_of`, oldest first (only `as_of` when no
-    week was ever completed)."""
-    cadence = int(ctx.config.get("schedule.cadence_days"))
-    done = sorted(date.fromisoformat(d) for d in committed(ctx._spark, root=ctx.root, table=STATE, key="snapshot_date"))
-    last = max((d for d in done if d < as_of), default=None)
+def missed_dates(complete: Sequence[date], as_of: date, cadence_days: int) -> list[date]:
+    """`as_of` and every date `cadence_days` apart before it and after the newest complete week before it,
+    oldest first (only `as_of` when no earlier week was completed)."""
+    if cadence_days < 1:
+        raise ValueError(f"schedule.cadence_days must be at least 1, got {cadence_days}")
+    last = max((d for d in complete if d < as_of), default=None)
     if last is None:
         return [as_of]
     days = []
     day = as_of
     while day > last:
         days.append(day)
-        day -= timedelta(days=cadence)
+        day -= timedelta(days=cadence_days)
     return sorted(days)
+
+
+def catch_up_dates(ctx: RunContext, as_of: date) -> list[date]:
+    """The dates `--catch-up` runs: `missed_dates` over the committed customer_state partitions."""
+    done = [date.fromisoformat(d) for d in committed(ctx._spark, root=ctx.root, table=STATE, key="snapshot_date")]
+    return missed_dates(done, as_of, int(ctx.config.get("schedule.cadence_days")))
