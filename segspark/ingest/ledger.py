@@ -75,7 +75,7 @@ def fingerprint(spark: SparkSession | None, path: str) -> str:
         .load(path)
         .select("path", F.sha2("content", 256).alias("h"))
         .orderBy("path")
-        .collect()
+        .collect()  # one short row (path, hash) per file of the input
     )
     digest = hashlib.sha256()
     for r in rows:
