@@ -79,3 +79,21 @@ def test_full_ingest_replaces_every_delivery(spark: SparkSession, warehouse: str
     ingest(spark, warehouse, write(tmp_path / "b.csv", ["A2,INV2,02/03/2023 11:00,SKU1,1,3.50"]), "r2")
     ingest(spark, warehouse, write(tmp_path / "c.csv", ["A3,INV3,02/03/2023 11:00,SKU1,1,3.50"]), "r3", append=False)
     assert lines(spark, warehouse) == {"INV3": 1}
+
+
+def test_remote_fingerprint_hashes_content_below_the_limit_else_the_listing(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    import os
+
+    from segspark.ingest.ledger import remote_fingerprint
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        d.mkdir()
+        (d / "part-0.csv").write_text("x,y\n1,2\n")
+    os.utime(b / "part-0.csv", (1_000_000_000, 1_000_000_000))
+    # Same bytes, other modification time: one delivery when hashed, two when only listed.
+    assert remote_fingerprint(spark, str(a)) == remote_fingerprint(spark, str(b))
+    listed = remote_fingerprint(spark, str(a), limit=1), remote_fingerprint(spark, str(b), limit=1)
+    assert listed[0].startswith("meta:") and listed[0] != listed[1]

@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -25,6 +26,9 @@ from segspark.paths import is_local, local_path
 from segspark.tables import Part
 
 CHUNK = 1 << 20
+# Remote inputs larger than this are identified by their listing, not their bytes (Spark's binaryFile
+# reads a file whole, up to 2 GiB, and hashing would read the delivery a second time).
+CONTENT_HASH_LIMIT = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,9 @@ def input_name(path: str) -> str:
 
 
 def fingerprint(spark: SparkSession | None, path: str) -> str:
-    """sha256 over the input's files (relative path and bytes, in path order); a directory hashes every file."""
+    """sha256 over the input's files (relative path and bytes, in path order); a directory hashes every file.
+    A remote input over CONTENT_HASH_LIMIT is identified by its listing instead (path, size, modification
+    time; the fingerprint then starts with `meta:`)."""
     if is_local(path):
         target = local_path(path)
         if not target.exists():
@@ -66,21 +72,36 @@ def fingerprint(spark: SparkSession | None, path: str) -> str:
                 while chunk := handle.read(CHUNK):
                     digest.update(chunk)
         return digest.hexdigest()
-    # Object stores: Spark hashes each file where it lives; one short row per file comes back.
     if spark is None:
         raise MappingError(f"fingerprinting {path} needs a Spark session")
-    rows = (
-        spark.read.format("binaryFile")
-        .option("recursiveFileLookup", "true")
-        .load(path)
-        .select("path", F.sha2("content", 256).alias("h"))
-        .orderBy("path")
-        .collect()  # one short row (path, hash) per file of the input
-    )
+    return remote_fingerprint(spark, path)
+
+
+def remote_fingerprint(spark: SparkSession, path: str, limit: int = CONTENT_HASH_LIMIT) -> str:
+    """The fingerprint of an input on any Hadoop file system, through Spark.
+
+    Spark lists the files (path, size, modification time: no content is read); up to `limit` bytes in
+    all, their bytes are hashed where they live, one short row per file coming back.
+    """
+    remote = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(path)
+    listing = remote.select("path", "length", "modificationTime").orderBy("path").collect()  # one row per file
     digest = hashlib.sha256()
-    for r in rows:
-        digest.update(r["path"].removeprefix(path.rstrip("/")).encode() + bytes.fromhex(r["h"]))
+    if sum(int(r["length"]) for r in listing) > limit:
+        # Too large to read twice: the listing identifies the delivery (a re-upload counts as new).
+        for r in listing:
+            digest.update(f"{_relative(r['path'], path)}|{r['length']}|{r['modificationTime']}".encode())
+        return "meta:" + digest.hexdigest()
+    hashes = remote.select("path", F.sha2("content", 256).alias("h")).orderBy("path").collect()  # one per file
+    for r in hashes:
+        digest.update(_relative(r["path"], path).encode() + bytes.fromhex(r["h"]))
     return digest.hexdigest()
+
+
+def _relative(full: str, base: str) -> str:
+    """A listed file's path below the input's (Spark qualifies paths: s3a://b/x/f, file:/x/f)."""
+    root = urlparse(base).path.rstrip("/")
+    at = full.find(root) if root else -1
+    return full[at + len(root) :] if at >= 0 else full
 
 
 def describe_input(spark: SparkSession | None, path: str) -> InputFile:
