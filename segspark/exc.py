@@ -33,3 +33,11 @@ class EnvironmentProblem(SegsparkError):
 
 class MissingInputError(SegsparkError):
     """A table or snapshot a step needs has not been written (committed) yet."""
+
+
+class FeatureMismatchError(SegsparkError):
+    """A features snapshot lacks columns the model scores (e.g. an axis's inputs did not exist yet)."""
+
+    def __init__(self, message: str, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = missing

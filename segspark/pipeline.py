@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -17,6 +17,7 @@ from segspark.config import Config
 from segspark.context import RunContext, make_context, parse_date
 from segspark.exc import SegsparkError
 from segspark.features.step import FeatureResult
+from segspark.history.baselines import UNSCORABLE
 from segspark.history.step import backfill_dates, drift_plan
 from segspark.render import drift_lines, features_lines, model_lines, score_lines
 from segspark.runlog import write_summary
@@ -75,6 +76,7 @@ def run_pipeline(
     model: FitResult | None = None
     computed: FeatureResult | None = None
     first: date | None = None
+    unscorable: dict[date, str] = {}  # backfill dates whose features the model cannot score, with why
 
     def validate() -> list[str]:
         validate_step(ctx, input_path=input_path)
@@ -114,13 +116,20 @@ def run_pipeline(
         for d in (d for d in days if d <= first):
             ctx.say(f"  {d} skipped: not after the source's first order ({first})")
         ctx.summary["backfill_skipped"] = [d.isoformat() for d in days if d <= first]
-        written = backfill_step(ctx, [d for d in days if d > first], model.manifest)
+        written = backfill_step(ctx, [d for d in days if d > first], model.manifest, unscorable=unscorable)
+        ctx.summary["backfill_skipped"] += [d.isoformat() for d in unscorable]
         return [f"customer_profiles/snapshot_date={d}" for d in written]
 
     def drift() -> list[str]:
         assert day is not None
         cfg = ctx.config.section("drift")
         plan = drift_plan(ctx.spark, root=ctx.root, as_of=day, cfg=cfg, first_order=first)
+        plan = [
+            replace(b, status=UNSCORABLE, reason=f"{b.target}: {unscorable[b.target]}")
+            if b.used is None and b.target in unscorable
+            else b
+            for b in plan
+        ]
         skipped = unserved(ctx, plan)
         written = []
         if skipped is None:

@@ -19,7 +19,7 @@ from typing import Any
 from pyspark.sql.utils import is_remote
 
 from segspark.context import RunContext, parse_instant
-from segspark.exc import ConfigError, MissingInputError
+from segspark.exc import ConfigError, FeatureMismatchError, MissingInputError
 from segspark.features.step import FeatureResult, run_features
 from segspark.history.baselines import Baseline
 from segspark.history.step import DriftResult, run_drift
@@ -143,9 +143,17 @@ def snapshot_step(ctx: RunContext, as_of: date, model: Manifest, *, label: str =
 
 
 def backfill_step(
-    ctx: RunContext, days: Sequence[date], model: Manifest, *, key: str = "backfill"
+    ctx: RunContext,
+    days: Sequence[date],
+    model: Manifest,
+    *,
+    key: str = "backfill",
+    unscorable: dict[date, str] | None = None,
 ) -> dict[date, SnapshotResult]:
     """Snapshots of `days` from order history with one model; return them by date.
+
+    With `unscorable` (a dict to fill), a date whose features lack some of the model's columns (an
+    axis's inputs did not exist yet then) is skipped and its reason recorded there, instead of failing.
 
     `history.backfill_workers` snapshots run at once, each in its own thread (Spark runs the jobs of
     several threads side by side). One snapshot is a chain of short jobs separated by driver work,
@@ -168,6 +176,14 @@ def backfill_step(
         ctx.say(f"[{key} {i}/{len(days)}] snapshot {day}")
         try:
             result = snapshot_step(ctx, day, model, label=f"@{day}")
+        except FeatureMismatchError as err:
+            if unscorable is None:
+                failing.set()
+                raise
+            axes = sorted({c.split("__")[0] for c in err.missing})
+            unscorable[day] = f"model {model.model_version} scores axes the source had no input for yet: {axes}"
+            ctx.say(f"[{key} {i}/{len(days)}] {day} skipped: the model's axes need inputs the source had not yet")
+            return None
         except BaseException:
             failing.set()
             raise
@@ -192,7 +208,7 @@ def backfill_step(
             done = ", ".join(d.isoformat() for d in sorted(written)) or "none"
             log.error("%s of %s failed; dates committed: %s", key, day, done)
             raise err
-    return {d: written[d] for d in days}
+    return {d: written[d] for d in days if d in written}
 
 
 def drift_step(ctx: RunContext, as_of: date, plan: Sequence[Baseline] | None = None) -> DriftResult:

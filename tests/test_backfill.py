@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -90,3 +91,23 @@ def test_spark_connect_runs_one_date_at_a_time(monkeypatch: pytest.MonkeyPatch) 
     steps.backfill_step(ctx, backfill_dates(AS_OF, [7, 14]), None)  # type: ignore[arg-type]
     assert seen["peak"] == 1
     assert ctx.summary["steps"]["backfill"]["workers"] == 1
+
+
+def test_an_unscorable_date_is_skipped_with_its_reason_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from segspark.exc import FeatureMismatchError
+
+    def fake(ctx: RunContext, day: date, model: object, *, label: str = "") -> str:
+        if day == date(2024, 5, 4):
+            raise FeatureMismatchError("features do not match model m1: missing column(s) ['r__x']", ["r__x"])
+        return f"profiles/{day}"
+
+    monkeypatch.setattr(steps, "snapshot_step", fake)
+    days = backfill_dates(AS_OF, [7, 28])
+    skipped: dict[date, str] = {}
+    model = SimpleNamespace(model_version="m1")
+    got = steps.backfill_step(_ctx(workers=1), days, model, unscorable=skipped)  # type: ignore[arg-type]
+    assert list(got) == [date(2024, 6, 1), date(2024, 5, 25)]
+    assert list(skipped) == [date(2024, 5, 4)] and "no input for yet: ['r']" in skipped[date(2024, 5, 4)]
+    # Without somewhere to record it, the mismatch is an error, as before.
+    with pytest.raises(FeatureMismatchError):
+        steps.backfill_step(_ctx(workers=1), days, model)  # type: ignore[arg-type]

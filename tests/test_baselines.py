@@ -94,3 +94,13 @@ def test_bad_offsets_and_tolerances_are_refused() -> None:
         plan_baselines(D, [0], [], tolerance_days=3)
     with pytest.raises(ValueError, match="tolerances"):
         plan_baselines(D, [7], [], tolerance_days=-1)
+
+
+def test_a_computed_baseline_that_could_not_be_scored_is_reported() -> None:
+    from segspark.history.baselines import UNSCORABLE
+
+    plan = plan_baselines(D, [7, 60], [], tolerance_days=3, tolerance_fraction=0.1)
+    placed = to_compute(plan)
+    done = by_offset(resolved(plan, placed[:1], {placed[1]: "no return data yet"}))
+    assert done[7].status == COMMITTED and done[7].used == placed[0]
+    assert done[60].status == UNSCORABLE and done[60].used is None and done[60].reason == "no return data yet"

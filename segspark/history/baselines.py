@@ -15,7 +15,9 @@ snapshot D and offset Δ the target is D - Δ:
   allows (target + tolerance), so it keeps serving the following scheduled runs:
   with weekly runs a computed 180-day baseline serves six of them;
 - a target on or before the source's first order cannot exist (no customer has
-  an order before it): it is skipped with that reason, never an error.
+  an order before it): it is skipped with that reason, never an error. So is a
+  computed one whose features lack an axis the model scores (the source had, say,
+  no returns yet then).
 
 Weekly snapshots alone serve every offset once the history is long enough
 (60 is met by D-56 or D-63, 90 by D-91, 180 by D-182), so a steady weekly run
@@ -24,11 +26,11 @@ computes no extra snapshot; until then it computes about one a week.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-COMMITTED, MISSING, BEFORE_HISTORY = "committed", "missing", "before_history"
+COMMITTED, MISSING, BEFORE_HISTORY, UNSCORABLE = "committed", "missing", "before_history", "unscorable"
 TREND_OFFSETS = (7, 14, 90, 180)  # short = m7 - m14, long = m90 - m180
 
 
@@ -97,15 +99,19 @@ def to_compute(plan: Sequence[Baseline]) -> list[date]:
     return sorted({b.placement for b in plan if b.status == MISSING}, reverse=True)
 
 
-def resolved(plan: Sequence[Baseline], computed: Iterable[date]) -> list[Baseline]:
-    """The plan after the snapshots in `computed` were written."""
-    done = set(computed)
-    return [
-        Baseline(b.offset, b.target, b.placement, COMMITTED, tolerance=b.tolerance)
-        if b.status == MISSING and b.placement in done
-        else b
-        for b in plan
-    ]
+def resolved(
+    plan: Sequence[Baseline], computed: Iterable[date], failed: Mapping[date, str] | None = None
+) -> list[Baseline]:
+    """The plan after the snapshots in `computed` were written (and those in `failed` could not be)."""
+    done, failed = set(computed), dict(failed or {})
+    out = []
+    for b in plan:
+        if b.status == MISSING and b.placement in done:
+            b = Baseline(b.offset, b.target, b.placement, COMMITTED, tolerance=b.tolerance)
+        elif b.status == MISSING and b.placement in failed:
+            b = Baseline(b.offset, b.target, None, UNSCORABLE, failed[b.placement], b.tolerance)
+        out.append(b)
+    return out
 
 
 def trend_dates(plan: Sequence[Baseline]) -> dict[int, date] | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from segspark.exc import MissingInputError, SegsparkError
+from segspark.exc import FeatureMismatchError, MissingInputError, SegsparkError
 from segspark.paths import is_local, local_path, table_path
 
 FORMAT_VERSION = 1
@@ -94,9 +94,10 @@ class Manifest:
         """Fail, naming the columns, unless every feature column the model needs is present."""
         missing = [c for c in self.feature_columns() if c not in set(columns)]
         if missing:
-            raise SegsparkError(
+            raise FeatureMismatchError(
                 f"features do not match model {self.model_version}: missing column(s) {missing}. "
-                "Compute features with the axes configuration the model was fitted with."
+                "Compute features with the axes configuration the model was fitted with.",
+                missing,
             )
 
 

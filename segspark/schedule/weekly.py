@@ -188,9 +188,10 @@ def _baselines(ctx: RunContext, as_of: date, model: Manifest, result: WeekResult
     missing = to_compute(plan)
     ctx.say(f"[weekly {as_of}] baselines: {len(plan) - len(missing)} served, computing {dates_text(missing)}")
     if missing:
-        backfill_step(ctx, missing, model, key="baselines")
-        result.baselines_computed = missing
-        plan = resolved(plan, missing)
+        unscorable: dict[date, str] = {}
+        written = backfill_step(ctx, missing, model, key="baselines", unscorable=unscorable)
+        result.baselines_computed = list(written)
+        plan = resolved(plan, written, unscorable)
     return plan
 
 
