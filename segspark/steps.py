@@ -23,6 +23,7 @@ from segspark.exc import ConfigError, FeatureMismatchError, MissingInputError
 from segspark.features.step import FeatureResult, run_features
 from segspark.history.baselines import Baseline
 from segspark.history.step import DriftResult, run_drift
+from segspark.ingest.ledger import InputFile
 from segspark.ingest.validate import IngestReport, validate
 from segspark.model.manifest import Manifest, load_manifest, model_dir
 from segspark.runlog import step
@@ -56,8 +57,11 @@ class ReportResult:
     customers: int
 
 
-def validate_step(ctx: RunContext, *, input_path: str | None = None, append: bool = False) -> IngestReport:
-    """Ingest the source (or one input appended through the ledger) into orders/ and rejects/."""
+def validate_step(
+    ctx: RunContext, *, input_path: str | None = None, append: bool = False, item: InputFile | None = None
+) -> IngestReport:
+    """Ingest the source (or one input appended through the ledger) into orders/ and rejects/; `item` is the
+    input's ledger identity when the caller already computed it."""
     cfg = ctx.config
     key = "validate" if not append else f"ingest {input_path}"
     with step(key, ctx.summary) as info:
@@ -71,6 +75,7 @@ def validate_step(ctx: RunContext, *, input_path: str | None = None, append: boo
             max_order_ts=parse_instant(cfg.get("ingest.max_order_ts"), "ingest.max_order_ts"),
             repartition=int(cfg.get("ingest.repartition")),
             append=append,
+            item=item,
         )
         info.update(report.as_dict())
         info["rows"] = report.valid

@@ -23,7 +23,7 @@ from segspark.ingest.canonical import (
     source_expr,
     valid_lines,
 )
-from segspark.ingest.ledger import describe_input, plan_append
+from segspark.ingest.ledger import InputFile, describe_input, plan_append
 from segspark.ingest.read import nanos_as_long, read_lookup, read_source
 from segspark.mapping import SourceMapping
 from segspark.paths import remove_staging, staging_path
@@ -163,6 +163,7 @@ def validate(
     max_order_ts: datetime | None = None,
     repartition: int = 0,
     append: bool = False,
+    item: InputFile | None = None,
 ) -> IngestReport:
     """Ingest a source: fail (writing nothing) above the malformed threshold, else write both tables.
 
@@ -178,7 +179,7 @@ def validate(
     ledger's commit). Staging is removed whatever happens.
     """
     source_path = path or mapping.path
-    item = describe_input(spark, source_path)
+    item = item or describe_input(spark, source_path)  # a caller that already fingerprinted it passes it
     orders_now = committed(spark, root=root, table="orders", key="source").get(mapping.name)
     plan = plan_append(orders_now.parts if (append and orders_now) else (), item)
     if plan.duplicate_of is not None:

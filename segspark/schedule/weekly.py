@@ -24,7 +24,7 @@ from segspark.context import RunContext
 from segspark.exc import MissingInputError
 from segspark.history.baselines import Baseline, resolved, to_compute
 from segspark.history.step import DriftResult, drift_plan
-from segspark.ingest.ledger import describe_input
+from segspark.ingest.ledger import InputFile, describe_input
 from segspark.ingest.validate import IngestReport
 from segspark.model.manifest import Manifest, load_manifest
 from segspark.paths import is_local, local_path
@@ -84,12 +84,12 @@ def week_complete(ctx: RunContext, as_of: date) -> bool:
     return as_of.isoformat() in committed(ctx._spark, root=ctx.root, table=STATE, key="snapshot_date")
 
 
-def new_inputs(ctx: RunContext, inputs: Sequence[str]) -> list[str]:
+def new_inputs(ctx: RunContext, inputs: Sequence[str]) -> list[InputFile]:
     """The inputs whose content the source's ledger does not hold yet (local files need no Spark)."""
     orders = committed(ctx._spark, root=ctx.root, table="orders", key="source").get(ctx.mapping.name)
     known = orders.fingerprints() if orders else {}
     spark = None if all(is_local(p) for p in inputs) else ctx.spark
-    return [p for p in inputs if describe_input(spark, p).fingerprint not in known]
+    return [item for item in (describe_input(spark, p) for p in inputs) if item.fingerprint not in known]
 
 
 def run_week(ctx: RunContext, as_of: date, *, inputs: Sequence[str] = (), force: bool = False) -> WeekResult:
@@ -105,8 +105,8 @@ def run_week(ctx: RunContext, as_of: date, *, inputs: Sequence[str] = (), force:
     if not committed(ctx._spark, root=ctx.root, table="orders", key="source").get(ctx.mapping.name) and not fresh:
         ctx.say(f"  no orders yet for {ctx.mapping.name}: ingesting its mapping's source in full")
         result.ingested.append(validate_step(ctx))
-    for path in fresh:
-        result.ingested.append(validate_step(ctx, input_path=path, append=True))
+    for item in fresh:
+        result.ingested.append(validate_step(ctx, input_path=item.path, append=True, item=item))
 
     ctx.say(f"[weekly {as_of}] snapshot")
     features = features_step(ctx, as_of)
