@@ -69,7 +69,8 @@ def generate(config: Config, args: argparse.Namespace) -> int:
         info["rows"] = counts["lines"]
     lines, customers = counts["lines"], counts["customers"]
     console(f"wrote {lines:,} order lines of {customers:,} customers in {spec.groups} planted groups")
-    console(f"orders: {args.out}/orders   truth: {args.out}/truth   (mapping preset: synthetic)")
+    console(f"orders: {args.out}/orders   tickets: {args.out}/tickets   truth: {args.out}/truth   "
+            "(mapping preset: synthetic)")
     return 0
 
 

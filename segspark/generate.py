@@ -39,6 +39,22 @@ class GenerateSpec:
 
 def generate(spark: SparkSession, spec: GenerateSpec) -> tuple[DataFrame, DataFrame]:
     """Return (order_lines, truth) DataFrames: canonical columns, and customer_id -> group."""
+    frames = _build(spark, spec)
+    return frames["lines"], frames["truth"]
+
+
+def generate_tickets(spark: SparkSession, spec: GenerateSpec) -> DataFrame:
+    """Support tickets of the generated customers (the `tickets:` columns of the synthetic mapping).
+
+    Group g of K opens tickets on 2% + 30% x g/(K-1) of its orders, a day or so
+    after the order, rates them lower (satisfaction falls by one point per two
+    groups, a third of tickets unrated), escalates 5% + 40% x g/(K-1) of them and
+    prefers one contact channel per group.
+    """
+    return _build(spark, spec)["tickets"]
+
+
+def _build(spark: SparkSession, spec: GenerateSpec) -> dict[str, DataFrame]:
     k, s = spec.groups, spec.seed
     lines_per_customer = spec.lines / spec.customers
     # Group g orders 2.2x as often as group g-1; the mean order count per customer
@@ -193,7 +209,36 @@ def generate(spark: SparkSession, spec: GenerateSpec) -> tuple[DataFrame, DataFr
         .filter(F.col("order_ts") < F.lit(end_ts))
     )
     truth = customers.select("customer_id", "group")
-    return purchase.unionByName(returns), truth
+    share = g / F.lit(max(1, k - 1))
+    tickets = (
+        orders.filter(uniform(s, "tk", F.col("id"), F.col("o")) < F.lit(0.02) + F.lit(0.3) * share)
+        .withColumn("u_s", uniform(s, "ts", F.col("id"), F.col("o")))
+        .select(
+            F.format_string("T%08d-%05d", F.col("id"), F.col("o")).alias("ticket_id"),
+            "customer_id",
+            (F.col("order_ts") + F.make_interval(secs=(F.lit(3600.0) * (F.lit(2.0) + F.lit(40.0) * F.col("u_s")))))
+            .alias("created_ts"),
+            F.round(F.lit(1.0) + F.lit(30.0) * (F.lit(1.0) + g) * uniform(s, "tr", F.col("id"), F.col("o")), 1)
+            .alias("resolution_hours"),
+            F.when(
+                uniform(s, "tc", F.col("id"), F.col("o")) < F.lit(0.75),
+                F.element_at(F.array(*[F.lit(c) for c in ("email", "chat", "phone", "web_form")]),
+                             F.pmod(F.col("group"), F.lit(4)) + 1),
+            ).otherwise(F.lit("email")).alias("channel"),
+            F.element_at(F.array(*[F.lit(c) for c in ("delivery", "billing", "product", "returns")]),
+                         (F.floor(F.col("u_s") * 4) + 1).cast("int")).alias("category"),
+            F.when(
+                uniform(s, "tu", F.col("id"), F.col("o")) >= F.lit(1 / 3),
+                F.least(F.lit(5.0), F.greatest(F.lit(1.0), F.round(
+                    F.lit(5.0) - g / F.lit(2.0) - F.floor(uniform(s, "tq", F.col("id"), F.col("o")) * F.lit(2.0))
+                ))),
+            ).alias("satisfaction"),
+            (uniform(s, "te", F.col("id"), F.col("o")) < F.lit(0.05) + F.lit(0.4) * share).alias("escalated"),
+            "order_id",
+        )
+        .filter(F.col("created_ts") < F.lit(end_ts))
+    )  # fmt: skip
+    return {"lines": purchase.unionByName(returns), "truth": truth, "tickets": tickets}
 
 
 def write_generated(spark: SparkSession, spec: GenerateSpec, out: str) -> dict[str, int]:
@@ -201,7 +246,9 @@ def write_generated(spark: SparkSession, spec: GenerateSpec, out: str) -> dict[s
     lines, truth = generate(spark, spec)
     lines.drop("is_return").write.mode("overwrite").parquet(f"{out}/orders")
     truth.write.mode("overwrite").parquet(f"{out}/truth")
+    generate_tickets(spark, spec).write.mode("overwrite").parquet(f"{out}/tickets")
     return {
         "lines": spark.read.parquet(f"{out}/orders").count(),
         "customers": spark.read.parquet(f"{out}/truth").count(),
+        "tickets": spark.read.parquet(f"{out}/tickets").count(),
     }

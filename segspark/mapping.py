@@ -19,7 +19,7 @@ import yaml
 
 from segspark.config import shipped_file
 from segspark.exc import MappingError
-from segspark.schema import CANONICAL_TYPES, REQUIRED_COLUMNS
+from segspark.schema import CANONICAL_TYPES, REQUIRED_COLUMNS, TICKET_REQUIRED, TICKET_TYPES
 
 FORMATS = ("parquet", "csv", "delta", "json")
 TOP_KEYS = {
@@ -33,6 +33,7 @@ TOP_KEYS = {
     "exclude_product_patterns",
     "duplicates",
     "lookups",
+    "tickets",
 }
 # Reason codes users may give excluded products; they land in rejects as out-of-scope.
 REASON_RE = re.compile(r"^[a-z][a-z0-9_]{2,39}$")
@@ -58,6 +59,28 @@ class Lookup:
 
 
 @dataclass(frozen=True)
+class TicketsMapping:
+    """Where a source's support tickets come from (SPEC section 2): a file of its own, mapped like the orders."""
+
+    name: str
+    path: str
+    format: str
+    options: Mapping[str, str]
+    columns: Mapping[str, ColumnSpec]
+    timestamp_format: str | None
+    zone: str
+    epoch_unit: str | None
+    escalated_values: tuple[str, ...]
+    duplicates: str = "keep"
+    lookups: tuple[Lookup, ...] = ()
+    returns_flag_column: str | None = None
+
+    def has(self, canonical: str) -> bool:
+        """True when the mapping fills this canonical ticket column."""
+        return canonical in self.columns
+
+
+@dataclass(frozen=True)
 class SourceMapping:
     """A validated mapping file."""
 
@@ -78,6 +101,10 @@ class SourceMapping:
     duplicates: str
     lookups: tuple[Lookup, ...] = field(default_factory=tuple)
     origin: str = ""
+    # True: the timestamps carry no time of day (a date-only export); False: they do; None: detect it
+    # (every line at local midnight means date-only).
+    date_only: bool | None = None
+    tickets: TicketsMapping | None = None
 
     def has(self, canonical: str) -> bool:
         """True when the mapping fills this canonical column (directly or by lookup)."""
@@ -139,11 +166,19 @@ def parse_mapping(data: Mapping[str, Any], origin: str) -> SourceMapping:
     if missing:
         raise _err(origin, f"required canonical column(s) not mapped: {missing}")
     ts = data.get("timestamp") or {}
+    if not isinstance(ts, Mapping):
+        raise _err(origin, "timestamp must be a mapping (format, zone, epoch_unit, date_only)")
     zone = str(ts.get("zone") or "UTC")
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise _err(origin, f"timestamp.zone {zone!r} is not an IANA time zone") from None
+    unknown_ts = set(ts) - {"format", "zone", "epoch_unit", "date_only"}
+    if unknown_ts:
+        raise _err(origin, f"unknown timestamp key(s) {sorted(unknown_ts)}; allowed: date_only, epoch_unit, format, zone")
+    date_only = ts.get("date_only")
+    if date_only is not None and not isinstance(date_only, bool):
+        raise _err(origin, "timestamp.date_only must be true, false or null (null: detect it)")
     epoch_unit = ts.get("epoch_unit")
     if epoch_unit is not None and epoch_unit not in ("s", "ms", "us", "ns"):
         raise _err(origin, "timestamp.epoch_unit must be one of s, ms, us, ns")
@@ -176,6 +211,59 @@ def parse_mapping(data: Mapping[str, Any], origin: str) -> SourceMapping:
         duplicates=dup,
         lookups=lookups,
         origin=origin,
+        date_only=date_only,
+        tickets=_tickets(origin, data.get("tickets"), str(data.get("name") or Path(origin).stem), ts),
+    )
+
+
+def _tickets(origin: str, raw: Any, name: str, orders_ts: Mapping[str, Any]) -> TicketsMapping | None:
+    """The optional `tickets:` section; its timestamp settings default to the orders'."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise _err(origin, "tickets must be a mapping with source, columns and optionally timestamp")
+    unknown = set(raw) - {"source", "columns", "timestamp", "escalated_values"}
+    if unknown:
+        raise _err(origin, f"tickets: unknown key(s) {sorted(unknown)}; allowed: columns, escalated_values, "
+                           "source, timestamp")  # fmt: skip
+    source = raw.get("source") or {}
+    if not isinstance(source, Mapping) or not source.get("path"):
+        raise _err(origin, "tickets.source.path is required")
+    fmt = str(source.get("format", "parquet")).lower()
+    if fmt not in FORMATS:
+        raise _err(origin, f"tickets.source.format must be one of {FORMATS}, got {fmt!r}")
+    cols = raw.get("columns") or {}
+    if not isinstance(cols, Mapping):
+        raise _err(origin, "tickets.columns must map canonical ticket column -> source column")
+    if bad := set(cols) - set(TICKET_TYPES):
+        raise _err(origin, f"tickets.columns: unknown column(s) {sorted(bad)}; known: {sorted(TICKET_TYPES)}")
+    if missing := [c for c in TICKET_REQUIRED if c not in cols]:
+        raise _err(origin, f"tickets: required column(s) not mapped: {missing}")
+    columns = {c: _column_spec(origin, f"tickets.{c}", v) for c, v in cols.items()}
+    ts = raw.get("timestamp") or {}
+    if not isinstance(ts, Mapping) or set(ts) - {"format", "zone", "epoch_unit"}:
+        raise _err(origin, "tickets.timestamp may set format, zone and epoch_unit (defaults: the orders')")
+    zone = str(ts.get("zone") or orders_ts.get("zone") or "UTC")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _err(origin, f"tickets.timestamp.zone {zone!r} is not an IANA time zone") from None
+    epoch_unit = ts.get("epoch_unit", orders_ts.get("epoch_unit"))
+    if epoch_unit is not None and epoch_unit not in ("s", "ms", "us", "ns"):
+        raise _err(origin, "tickets.timestamp.epoch_unit must be one of s, ms, us, ns")
+    values = raw.get("escalated_values") or ["true", "1", "yes", "y", "t"]
+    if not isinstance(values, list) or not all(isinstance(v, (str, int, bool)) for v in values):
+        raise _err(origin, "tickets.escalated_values must be a list of the values that mean escalated")
+    return TicketsMapping(
+        name=name,
+        path=str(source["path"]),
+        format=fmt,
+        options={str(k): str(v) for k, v in (source.get("options") or {}).items()},
+        columns=columns,
+        timestamp_format=ts.get("format", orders_ts.get("format")),
+        zone=zone,
+        epoch_unit=epoch_unit,
+        escalated_values=tuple(str(v).lower() for v in values),
     )
 
 

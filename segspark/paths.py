@@ -15,6 +15,7 @@ from segspark.exc import PathError
 
 TABLES = (
     "orders",
+    "tickets",
     "rejects",
     "features",
     "models",

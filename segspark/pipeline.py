@@ -95,8 +95,8 @@ def run_pipeline(
         nonlocal model
         assert computed is not None
         model = fit_step(ctx, computed.as_of, previous=previous_model or newest_model(ctx.root),
-                         skipped=computed.plan.skipped)  # fmt: skip
-        for line in model_lines(model.manifest):
+                         skipped=computed.plan.skipped, dropped=computed.plan.dropped)  # fmt: skip
+        for line in model_lines(model.manifest, reported=computed.plan.skipped):
             ctx.say(line)
         return [f"models/{model.manifest.model_version}"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
 
@@ -21,11 +21,17 @@ def features_lines(result: FeatureResult, *, detail: bool = True) -> list[str]:
     return out
 
 
-def model_lines(manifest: Manifest) -> list[str]:
-    """Per axis the chosen k and silhouette, then per segment its id, size and name."""
+def model_lines(manifest: Manifest, *, reported: Collection[str] = ()) -> list[str]:
+    """Per axis the chosen k and silhouette, then per segment its id, size and name; then the axes skipped
+    (except those `reported` already) and features left out, with the reasons."""
     out = [f"model {manifest.model_version}: {len(manifest.axes)} axes, {len(manifest.archetypes)} observed archetypes"]
     if manifest.refit_reason:
         out.append(f"  refitted because: {'; '.join(manifest.refit_reason)}")
+    for name, why in manifest.skipped_axes.items():
+        if name not in reported:
+            out.append(f"  {name:<26} skipped: {why}")
+    for col, why in manifest.dropped_features.items():
+        out.append(f"  {col} left out: {why}")
     for name, axis in manifest.axes.items():
         sil = axis.silhouette_by_k[str(axis.k)]
         flag = "  (weak: below min_silhouette)" if axis.warnings else ""

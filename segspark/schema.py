@@ -45,3 +45,33 @@ REJECTS = T.StructType(
         T.StructField("source_row", T.StringType(), False),
     ]
 )
+
+
+# The optional support tickets (SPEC section 2): canonical type of every column a tickets mapping may fill.
+TICKET_REQUIRED = ("customer_id", "created_ts")
+TICKET_TYPES: dict[str, T.DataType] = {
+    "ticket_id": T.StringType(),
+    "customer_id": T.StringType(),
+    "created_ts": T.TimestampType(),
+    "resolved_ts": T.TimestampType(),
+    "resolution_hours": T.DoubleType(),
+    "channel": T.StringType(),
+    "category": T.StringType(),
+    "satisfaction": T.DoubleType(),
+    "escalated": T.BooleanType(),
+    "order_id": T.StringType(),
+}
+
+TICKETS = T.StructType(
+    [
+        T.StructField("ticket_id", T.StringType(), False),
+        T.StructField("customer_id", T.StringType(), False),
+        T.StructField("created_ts", T.TimestampType(), False),
+        T.StructField("resolution_hours", T.DoubleType(), True),
+        T.StructField("channel", T.StringType(), True),
+        T.StructField("category", T.StringType(), True),
+        T.StructField("satisfaction", T.DoubleType(), True),
+        T.StructField("escalated", T.BooleanType(), True),
+        T.StructField("order_id", T.StringType(), True),
+    ]
+)

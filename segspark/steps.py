@@ -24,6 +24,7 @@ from segspark.features.step import FeatureResult, run_features
 from segspark.history.baselines import Baseline
 from segspark.history.step import DriftResult, run_drift
 from segspark.ingest.ledger import InputFile
+from segspark.ingest.tickets import validate_tickets
 from segspark.ingest.validate import IngestReport, validate
 from segspark.model.manifest import Manifest, load_manifest, model_dir
 from segspark.runlog import step
@@ -81,6 +82,28 @@ def validate_step(
         info["rows"] = report.valid
     for line in report.lines():
         ctx.say(line)
+    if ctx.mapping.tickets is not None:
+        tickets_step(ctx)
+    return report
+
+
+def tickets_step(ctx: RunContext) -> IngestReport | None:
+    """Ingest the source's support tickets (the mapping's `tickets:` export, in full) into tickets/ and rejects/."""
+    cfg = ctx.config
+    with step("validate tickets", ctx.summary) as info:
+        report = validate_tickets(
+            ctx.spark,
+            ctx.mapping,
+            root=ctx.root,
+            run_id=ctx.run_id,
+            max_malformed_fraction=float(cfg.get("ingest.max_malformed_fraction")),
+            max_ts=parse_instant(cfg.get("ingest.max_order_ts"), "ingest.max_order_ts"),
+        )
+        if report is not None:
+            info.update(report.as_dict())
+            info["rows"] = report.valid
+    for line in report.lines() if report is not None else ():
+        ctx.say(line)
     return report
 
 
@@ -108,9 +131,10 @@ def fit_step(
     previous: str | None,
     skipped: Mapping[str, str] | None = None,
     refit_reason: Sequence[str] = (),
+    dropped: Mapping[str, str] | None = None,
 ) -> FitResult:
-    """Fit and save a model on the committed features of `as_of` (axes `skipped` when they were computed, with
-    the reason); matched segments keep `previous`'s ids and names."""
+    """Fit and save a model on the committed features of `as_of` (axes `skipped` and features `dropped` when they
+    were computed, with the reasons); matched segments keep `previous`'s ids and names."""
     from segspark.model.step import run_fit
 
     with step("fit", ctx.summary) as info:
@@ -125,7 +149,9 @@ def fit_step(
             skipped=skipped,
             naming=ctx.config.section("naming"),
             refit_reason=refit_reason,
+            dropped=dropped,
         )
+        info.update(skipped_axes=manifest.skipped_axes, dropped_features=manifest.dropped_features)
         info.update(model_version=manifest.model_version, model=path, archetypes=len(manifest.archetypes))
         info["k"] = {a: m.k for a, m in manifest.axes.items()}
     return FitResult(manifest, path)

@@ -48,14 +48,40 @@ def test_tiers_and_first_ids_follow_the_primary_feature() -> None:
     assert identity.first_ids("f", primary) == ["f/s3", "f/s1", "f/s2"]
 
 
-def test_deterministic_names_are_unique_and_legal() -> None:
-    z = np.array([[2.0, 0.1], [2.1, 0.2], [-1.0, -3.0], [0.1, 0.2]])
-    names = naming.deterministic_names("purchase_frequency", ["orders_per_month", "gap_days"], z, [3, 4, 1, 2])
-    assert names[0] == "high_orders_per_month_tier3" and names[1] == "high_orders_per_month_tier4"
-    assert names[2] == "low_gap_days_low_orders_per_month"
+def test_deterministic_names_read_as_traits_and_stay_unique() -> None:
+    features = ["orders_per_month", "avg_days_between_orders"]
+    z = np.array([[2.0, 0.1], [1.1, 0.2], [-1.0, 3.0], [0.1, 0.2], [1.2, -0.9]])
+    names = naming.deterministic_names("purchase_frequency", features, z)
+    # The strongest deviation in the vocabulary's words; a weaker segment sharing it gets its second
+    # deviation when it has one, else an intensity word; never a number.
+    assert names[2] == "long_gaps"
+    assert names[0] == "frequent_buyers"
+    assert names[4] == "frequent_buyers_short_gaps"
+    assert names[1] == "mildly_frequent_buyers"
     assert names[3] == "typical_purchase_frequency"
-    assert len(set(names)) == 4
-    assert all(len(n) <= 40 and n.replace("_", "").isalnum() for n in names)
+
+
+def test_deterministic_names_keep_the_naming_rule_on_every_feature() -> None:
+    from segspark.features.axes import KNOWN
+
+    rng = np.random.default_rng(7)
+    for axis, feats in KNOWN.items():
+        features = list(feats)
+        assert set(features) <= set(naming.VOCABULARY), f"{axis}: features without words"
+        for _ in range(20):
+            z = rng.normal(scale=1.5, size=(6, len(features)))
+            names = naming.deterministic_names(axis, features, z)
+            assert len(set(names)) == 6, names
+            for name in names:
+                assert naming.NAME.match(name) and len(name) <= 40, name
+                assert "tier" not in name
+
+
+def test_kept_names_are_not_reused() -> None:
+    z = np.array([[2.0, 0.1], [1.9, 0.1]])
+    names = naming.unique_names("ax", ["orders_per_month", "avg_days_between_orders"], z,
+                                fixed=[None, "frequent_buyers"])  # fmt: skip
+    assert names[1] == "frequent_buyers" and names[0] != "frequent_buyers"
 
 
 def test_transforms_and_inverse() -> None:

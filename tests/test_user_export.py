@@ -59,7 +59,7 @@ def shop_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> P
             "run", "--source", str(FIXTURES / "shop_export.yaml"), "--as-of", "2023-06-01",
             "--set", f"warehouse.root={root}", "--set", "ingest.max_order_ts=2030-01-01",
             "--set", "fit.save_mllib=false", "--set", "fit.k_max=3", "--set", "history.backfill_offsets=[31]",
-            "--set", "drift.baselines=[31]",
+            "--set", "drift.baselines=[31]", "--set", "fit.min_segment_customers=1",  # a 3-customer export
         ]
     )  # fmt: skip
     assert code == 0
@@ -76,7 +76,9 @@ def test_shop_export_is_segmented_by_segspark_run(spark: SparkSession, shop_run:
     assert "return_behavior__return_rate" in features.columns
     model = load_manifest(str(root))
     assert model.source == "shop_export"
-    assert {"purchase_frequency", "category_exploration", "price_sensitivity"} <= set(model.axes)
+    assert {"category_exploration", "price_sensitivity"} <= set(model.axes)
+    # Only one of the three customers has the two orders an inter-order gap needs: not enough to fit on.
+    assert "only 1 customers have every feature" in model.skipped_axes["purchase_frequency"]
     for axis in model.axes.values():
         assert sum(axis.sizes) == 3
     summary = json.loads(next((root / "runs").glob("*/summary.json")).read_text())

@@ -38,6 +38,7 @@ class Basis:
     lines: DataFrame  # all valid lines with order_ts < as_of
     purchases: DataFrame  # purchase lines, with the order's idx and the customer's n
     orders: DataFrame  # one row per order
+    tickets: DataFrame | None = None  # support tickets created before as_of, with their local_time
 
     @property
     def as_of_ts(self) -> Column:

@@ -15,8 +15,9 @@ from segspark.features import channel_features as ch
 from segspark.features import line_features as lf
 from segspark.features import order_features as of
 from segspark.features import product_features as pf
+from segspark.features import ticket_features as tf
 from segspark.features.axes import KNOWN, AxisSpec
-from segspark.features.basis import Basis, cut_lines, index_purchases, order_table
+from segspark.features.basis import Basis, cut_lines, index_purchases, local_time, order_table
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,17 @@ BLOCKS: tuple[Block, ...] = (
     Block("categories", pf.CATEGORY_PRODUCES, lambda b, _: pf.category_features(b)),
     Block("prices", pf.PRICE_PRODUCES, lambda b, i: pf.price_features(b, by_category=i["category"])),
     Block("channels", ch.PRODUCES, lambda b, _: ch.channel_features(b)),
+    Block("support", tf.PRODUCES, lambda b, _: tf.support_features(b)),
 )
 _PRODUCER = {col: block for block in BLOCKS for col in block.produces}
-# Every known feature has exactly one producer, except those whose input (tickets) is not supported yet.
-UNSUPPORTED_INPUTS = {"tickets": "no tickets table (support tickets are not ingested by this version)"}
+# Why an input is missing, when "the source has no <input> data" does not say it.
+MISSING_REASONS = {
+    "tickets": "the source has no support tickets before as_of (map them under `tickets:` in the mapping file)",
+    "satisfaction": "no ticket carries a satisfaction rating",
+    "escalation": "the tickets do not say which were escalated",
+    "time_of_day": "the timestamps carry no time of day (every line at local midnight, or the mapping says "
+    "timestamp.date_only: true)",
+}
 
 
 @dataclass
@@ -59,8 +67,16 @@ class FeaturePlan:
         return [axis.column(f) for axis in self.axes for f in axis.features]
 
 
-def detect_inputs(lines: DataFrame) -> dict[str, bool]:
-    """Which optional inputs the lines before as_of actually carry (one aggregate pass)."""
+def detect_inputs(
+    lines: DataFrame, *, zone: str = "UTC", date_only: bool | None = None, tickets: DataFrame | None = None
+) -> dict[str, bool]:
+    """Which optional inputs the lines before as_of actually carry (one aggregate pass).
+
+    `time_of_day` is false for a date-only export: every line at local midnight
+    (a date column, or dates written as timestamps). `date_only` from the
+    mapping overrides the detection either way.
+    """
+    local = local_time(F.col("order_ts"), zone)
     row = lines.agg(
         F.count(F.lit(1)).alias("orders"),
         F.count("category").alias("category"),
@@ -68,16 +84,28 @@ def detect_inputs(lines: DataFrame) -> dict[str, bool]:
         F.count_if(F.col("is_return")).alias("returns"),
         F.count("product_id").alias("product"),
         F.count("channel").alias("channel"),
+        F.count_if(F.date_trunc("day", local) != local).alias("time_of_day"),
     ).first()
-    found = {
-        k: bool(row[k]) if row is not None else False
-        for k in ("orders", "category", "discount", "returns", "product", "channel")
-    }
-    return {**found, "tickets": False}
+    names = ("orders", "category", "discount", "returns", "product", "channel", "time_of_day")
+    found = {k: bool(row[k]) if row is not None else False for k in names}
+    if date_only is not None:
+        found["time_of_day"] = not date_only
+    found.update(tickets=False, satisfaction=False, escalation=False)
+    if tickets is not None:
+        t = tickets.agg(
+            F.count(F.lit(1)).alias("tickets"),
+            F.count("satisfaction").alias("satisfaction"),
+            F.count("escalated").alias("escalation"),
+            F.count("channel").alias("channel"),
+        ).first()
+        if t is not None:
+            found.update({k: bool(t[k]) for k in ("tickets", "satisfaction", "escalation")})
+            found["channel"] = found["channel"] or bool(t["channel"])
+    return found
 
 
 def _missing_reason(need: str) -> str:
-    return UNSUPPORTED_INPUTS.get(need, f"the source has no {need} data before as_of")
+    return MISSING_REASONS.get(need, f"the source has no {need} data before as_of")
 
 
 def plan_axes(axes: Sequence[AxisSpec], inputs: Mapping[str, bool]) -> FeaturePlan:
@@ -107,7 +135,13 @@ def plan_axes(axes: Sequence[AxisSpec], inputs: Mapping[str, bool]) -> FeaturePl
 
 
 def compute_features(
-    orders_table: DataFrame, axes: Sequence[AxisSpec], *, as_of: date, zone: str
+    orders_table: DataFrame,
+    axes: Sequence[AxisSpec],
+    *,
+    as_of: date,
+    zone: str,
+    date_only: bool | None = None,
+    tickets_table: DataFrame | None = None,
 ) -> tuple[DataFrame, FeaturePlan]:
     """Return (features, plan): one row per customer with an order before as_of.
 
@@ -121,13 +155,15 @@ def compute_features(
     tolerance, never bit for bit.
     """
     lines = cut_lines(orders_table.select(*_LINE_COLUMNS), as_of)
-    plan = plan_axes(axes, detect_inputs(lines))
+    tickets = tf.cut_tickets(tickets_table, as_of, zone) if tickets_table is not None else None
+    plan = plan_axes(axes, detect_inputs(lines, zone=zone, date_only=date_only, tickets=tickets))
+    # Debug only: the features step reports the plan once per run, not once per backfill date.
     for name, reason in plan.skipped.items():
-        log.info("axis %s skipped: %s", name, reason)
+        log.debug("axis %s skipped: %s", name, reason)
     for col, reason in plan.dropped.items():
-        log.info("feature %s dropped: %s", col, reason)
+        log.debug("feature %s dropped: %s", col, reason)
     orders = order_table(lines, zone=zone)
-    basis = Basis(as_of, zone, lines, index_purchases(lines, orders), orders)
+    basis = Basis(as_of, zone, lines, index_purchases(lines, orders), orders, tickets)
     wanted = plan.columns
     result = orders.select("customer_id").distinct()
     for block in BLOCKS:

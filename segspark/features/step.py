@@ -10,7 +10,7 @@ from pyspark.sql import SparkSession
 from segspark.features.axes import load_axes
 from segspark.features.engine import FeaturePlan, compute_features, default_as_of
 from segspark.mapping import SourceMapping
-from segspark.tables import read_partitions, write_partition
+from segspark.tables import committed, read_partitions, write_partition
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,12 @@ def run_features(
     """Compute every applicable axis's features as of a date (default: the day after the last line) and commit them."""
     orders = read_partitions(spark, root=root, table="orders", key="source", values=[mapping.name]).drop("source")
     day = as_of or default_as_of(orders)
-    features, plan = compute_features(orders, load_axes(axes_file), as_of=day, zone=mapping.zone)
+    tickets = None
+    if mapping.tickets is not None and mapping.name in committed(spark, root=root, table="tickets", key="source"):
+        tickets = read_partitions(spark, root=root, table="tickets", key="source", values=[mapping.name]).drop("source")
+    features, plan = compute_features(
+        orders, load_axes(axes_file), as_of=day, zone=mapping.zone, date_only=mapping.date_only, tickets_table=tickets
+    )
     commit = write_partition(
         features, root=root, table="features", key="snapshot_date", value=day.isoformat(), run_id=run_id
     )

@@ -56,13 +56,16 @@ def _as_double(col: Column, dtype: T.DataType) -> Column:
 EPOCH_DIVISORS = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 
 
-def _as_timestamp(col: Column, dtype: T.DataType, fmt: str | None, zone: str, epoch_unit: str | None) -> Column:
+def timestamp_column(
+    col: Column, dtype: T.DataType, fmt: str | None, zone: str, epoch_unit: str | None, name: str = "order_ts"
+) -> Column:
+    """A source column read as a UTC instant: text by `fmt` (or ISO), epoch numbers, dates, wall-clock times in `zone`."""
     if isinstance(dtype, T.TimestampType):
         # Already an instant: the zone does not apply.
         return col
     if isinstance(dtype, (T.IntegerType, T.LongType, T.DoubleType, T.DecimalType)):
         if epoch_unit is None:
-            raise MappingError("order_ts is numeric: set timestamp.epoch_unit (s, ms, us or ns) in the mapping")
+            raise MappingError(f"{name} is numeric: set timestamp.epoch_unit (s, ms, us or ns) in the mapping")
         # Integer arithmetic down to microseconds keeps nanosecond inputs exact.
         micros = col.cast("decimal(38,6)") * F.lit(10**6) / F.lit(EPOCH_DIVISORS[epoch_unit])
         wall = F.timestamp_micros(micros.cast("long"))
@@ -93,7 +96,7 @@ def canonicalise(
         elif isinstance(target, T.DoubleType):
             parsed[canonical] = _as_double(expr, dtype)
         else:
-            parsed[canonical] = _as_timestamp(
+            parsed[canonical] = timestamp_column(
                 expr, dtype, mapping.timestamp_format, mapping.zone, mapping.epoch_unit or epoch_unit
             )
     df = raw.select("*", *[c.alias(f"_p_{k}") for k, c in parsed.items()])

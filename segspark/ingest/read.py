@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segspark.exc import MappingError
-from segspark.mapping import Lookup, SourceMapping
+from segspark.mapping import Lookup, SourceMapping, TicketsMapping
 from segspark.paths import is_local, local_path
 
 CORRUPT = "_corrupt_record"
@@ -82,7 +82,9 @@ def nanos_as_long(spark: SparkSession) -> bool:
     return spark.conf.get(NANOS_AS_LONG, "false") == "true"
 
 
-def read_source(spark: SparkSession, mapping: SourceMapping, path: str | None = None) -> DataFrame:
+def read_source(
+    spark: SparkSession, mapping: SourceMapping | TicketsMapping, path: str | None = None
+) -> DataFrame:
     """Read the mapping's source (or `path`), checking that every mapped column exists."""
     df = read_table_file(spark, path or mapping.path, mapping.format, dict(mapping.options))
     cols = set(df.columns)

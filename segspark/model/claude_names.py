@@ -26,13 +26,15 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import numpy as np
 
+from segspark.model import naming
 from segspark.model.manifest import AxisModel, Manifest
 
 log = logging.getLogger(__name__)
 
-NAME = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+){1,3}$")  # snake_case, 2-4 words
-MAX_NAME = 40
+NAME = naming.NAME  # the same rule as the deterministic names: snake_case, 2-4 words
+MAX_NAME = naming.MAX_LEN
 MAX_INTERPRETATION = 240
 # A reply mentioning any of these is not a set of names: the whole axis falls back.
 SUSPICIOUS = re.compile(r"ignore|instruction|system prompt|assistant|api[_ ]?key|password|https?://|<|>|\{|\}", re.I)
@@ -186,14 +188,15 @@ def _reply_text(message: Any) -> str:
     return "".join(getattr(block, "text", "") for block in getattr(message, "content", []))
 
 
-def _dedupe(names: list[str], tiers: list[int], fixed: set[int]) -> list[str]:
-    """Make names unique within the axis by suffixing the tier to names that are not fixed."""
-    out = list(names)
-    for i, name in enumerate(out):
-        if i not in fixed and sum(n == name for n in out) > 1:
-            suffix = f"_tier{tiers[i]}"
-            out[i] = name[: MAX_NAME - len(suffix)].rstrip("_") + suffix
-    return out
+def _dedupe(axis_name: str, axis: AxisModel, names: list[str], fixed: set[int]) -> list[str]:
+    """Keep Claude's names; rename any other segment whose name is taken, from its own centre's traits."""
+    keep: list[str | None] = [names[i] if i in fixed else None for i in range(len(names))]
+    taken = {n for n in keep if n}
+    for i, name in enumerate(names):
+        if i not in fixed and name not in taken:
+            keep[i] = name
+            taken.add(name)
+    return naming.unique_names(axis_name, axis.features, np.asarray(axis.centers_scaled), fixed=keep)
 
 
 def name_axis(
@@ -242,7 +245,7 @@ def name_axis(
         if got:
             names[i], texts[i], sources[i] = got["name"], got["interpretation"], "claude"
     fixed = {i for i, s in enumerate(sources) if s == "claude"}
-    return replace(axis, names=_dedupe(names, list(axis.tiers), fixed), interpretations=texts,
+    return replace(axis, names=_dedupe(name, axis, names, fixed), interpretations=texts,
                    name_sources=sources, name_source="claude" if fixed else axis.name_source)  # fmt: skip
 
 

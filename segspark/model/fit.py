@@ -19,7 +19,8 @@ from segspark.features.axes import AxisSpec
 from segspark.model import identity, naming
 from segspark.model.assign import dominant_column
 from segspark.model.identity import archetype_id, archetype_key
-from segspark.model.kmeans import AxisFit, KSearch, fit_axis
+from segspark.exc import SegsparkError
+from segspark.model.kmeans import AxisFit, AxisUnfittable, KSearch, fit_axis
 from segspark.model.manifest import AxisModel, Manifest
 from segspark.model.quantiles import exact_quantiles
 from segspark.model.transforms import inverse_transform, spark_transform
@@ -29,12 +30,18 @@ log = logging.getLogger(__name__)
 
 def _population(
     features: DataFrame, axes: Sequence[AxisSpec]
-) -> tuple[dict[str, dict[str, float]], dict[str, list[float]], str]:
-    """Per column min / median / max and exact clip quantiles, plus a content fingerprint."""
+) -> tuple[dict[str, dict[str, float]], dict[str, list[float]], str, dict[str, int]]:
+    """Per column min / median / max and exact clip quantiles, a content fingerprint, and per axis the
+    customers with every feature observed."""
     aggs = [F.count(F.lit(1)).alias("_rows"), F.sum(F.xxhash64(*features.columns).cast("decimal(38,0)")).alias("_hash")]
     wanted: dict[str, list[float]] = {}
     clips: dict[str, tuple[float, float]] = {}
     for axis in axes:
+        # Customers on whom every feature of the axis is observed (none imputed): what the axis can support.
+        observed = F.lit(True)
+        for feature in axis.features:
+            observed = observed & F.col(axis.column(feature)).isNotNull()
+        aggs.append(F.count_if(observed).alias(f"{axis.name}|observed"))
         for feature, t in axis.features.items():
             col = axis.column(feature)
             aggs += [F.min(col).alias(f"{col}|min"), F.max(col).alias(f"{col}|max")]
@@ -48,7 +55,8 @@ def _population(
     values = {col: {"min": row[f"{col}|min"], "median": quantiles[col][0], "max": row[f"{col}|max"]} for col in wanted}
     stats = {col: {s: float(v) if v is not None else 0.0 for s, v in vals.items()} for col, vals in values.items()}
     bounds = {col: [float(v) if v is not None else 0.0 for v in quantiles[col][1:]] for col in clips}
-    return stats, bounds, f"{row['_rows']}:{row['_hash']}"
+    observed_by_axis = {axis.name: int(row[f"{axis.name}|observed"]) for axis in axes}
+    return stats, bounds, f"{row['_rows']}:{row['_hash']}", observed_by_axis
 
 
 def _transforms(axis: AxisSpec, bounds: Mapping[str, list[float]]) -> dict[str, dict[str, Any]]:
@@ -70,6 +78,7 @@ def _axis_model(
     previous: AxisModel | None,
     max_match: float,
     min_silhouette: float,
+    min_size: int,
 ) -> AxisModel:
     features = list(axis.features)
     mean = np.asarray(fitted.scaler.mean.toArray(), dtype=float)
@@ -99,12 +108,14 @@ def _axis_model(
         if previous is not None:
             lineage = {"note": "features or transforms changed; identities restarted"}
     tiers = identity.tiers(primary)
-    names = naming.deterministic_names(axis.name, features, centres, tiers)
     medians = [stats[axis.column(f)]["median"] for f in features]
+    kept: list[str | None] = [None] * len(ids)
     if previous is not None and lineage.get("matched"):
-        # A matched segment keeps its name (and interpretation) from the previous model.
-        old = dict(zip(previous.segment_ids, zip(previous.names, previous.interpretations, strict=True), strict=True))
-        names = [old[i][0] if i in lineage["matched"] else n for i, n in zip(ids, names, strict=True)]
+        # A matched segment keeps its name (and interpretation) from the previous model; new ones are
+        # named around the kept names.
+        old = dict(zip(previous.segment_ids, previous.names, strict=True))
+        kept = [old[i] if i in lineage["matched"] else None for i in ids]
+    names = naming.unique_names(axis.name, features, centres, fixed=kept)
     interpretations = [naming.interpretation(features, row, medians) for row in original]
     sources = ["deterministic"] * len(ids)
     if previous is not None and lineage.get("matched"):
@@ -145,6 +156,8 @@ def _axis_model(
         lineage=lineage,
         name_sources=sources,
         name_source="claude" if "claude" in sources else "deterministic",
+        min_segment_size=min_size,
+        k_rejected={str(k): why for k, why in sorted(fitted.rejected.items())},
     )
 
 
@@ -194,10 +207,26 @@ def fit_model(
             continue
         primary = axis.primary if axis.primary in kept else next(iter(kept))
         runnable.append(AxisSpec(axis.name, True, axis.marketing, axis.needs, primary, kept))
-    stats, bounds, fingerprint = _population(features, runnable)
+    stats, bounds, fingerprint, observed = _population(features, runnable)
     total = int(fingerprint.split(":")[0])
     search = KSearch(int(cfg["k_min"]), int(cfg["k_max"]), int(cfg["seed"]), int(cfg["max_iter"]), float(cfg["tol"]),
-                     int(cfg["k_search_sample_size"]))  # fmt: skip
+                     int(cfg["k_search_sample_size"]), float(cfg["min_segment_share"]),
+                     int(cfg["min_segment_customers"]))  # fmt: skip
+    min_size = search.min_size(total, total)
+    supported = []
+    for axis in runnable:
+        # An axis needs k_min segments of the minimum size among customers it actually observes; the
+        # rest of its customers would only be imputed medians.
+        needed = search.k_min * min_size
+        if observed[axis.name] < needed:
+            skipped_axes[axis.name] = (
+                f"only {observed[axis.name]} customers have every feature of this axis observed; {search.k_min} "
+                f"segments of at least {min_size} customers need {needed}"
+            )
+            log.info("axis %s skipped: %s", axis.name, skipped_axes[axis.name])
+        else:
+            supported.append(axis)
+    runnable = supported
     transforms = {axis.name: _transforms(axis, bounds) for axis in runnable}
 
     partitions = min(int(cfg["partitions"]), max(1, -(-total // int(cfg["rows_per_partition"]))))
@@ -216,9 +245,13 @@ def fit_model(
             .sortWithinPartitions("customer_id")
         )
 
-    def run(axis: AxisSpec) -> tuple[str, AxisFit]:
+    def run(axis: AxisSpec) -> tuple[str, AxisFit | str]:
         log.info("fitting axis %s (%d features, k=%d..%d)", axis.name, len(axis.features), search.k_min, search.k_max)
-        fitted = fit_axis(prepared(axis), [axis.column(f) for f in axis.features], total, search)
+        try:
+            fitted = fit_axis(prepared(axis), [axis.column(f) for f in axis.features], total, search)
+        except AxisUnfittable as err:
+            log.info("axis %s skipped: %s", axis.name, err)
+            return axis.name, str(err)
         log.info("axis %s: k=%d, silhouette by k %s", axis.name, fitted.k,
                  {k: round(v, 3) for k, v in fitted.silhouette_by_k.items()})  # fmt: skip
         return axis.name, fitted
@@ -227,21 +260,30 @@ def fit_model(
     # fitted one after another there; classic Spark fits several at once to fill the cores.
     workers = 1 if is_remote() else max(1, int(cfg["parallelism"]))
     if workers == 1:
-        fits = dict(map(run, runnable))
+        outcomes = dict(map(run, runnable))
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            fits = dict(pool.map(run, runnable))
+            outcomes = dict(pool.map(run, runnable))
+    fits = {name: got for name, got in outcomes.items() if isinstance(got, AxisFit)}
+    skipped_axes.update({name: got for name, got in outcomes.items() if isinstance(got, str)})
+    runnable = [axis for axis in runnable if axis.name in fits]
+    if not runnable:
+        raise SegsparkError(
+            "no axis can be fitted on this source: "
+            + "; ".join(f"{name}: {why}" for name, why in skipped_axes.items() if why)
+        )
     models = {
         axis.name: _axis_model(
             axis, fits[axis.name], transforms[axis.name], stats,
             previous.axes.get(axis.name) if previous else None,
-            float(cfg["max_match_distance"]), float(cfg["min_silhouette"]),
+            float(cfg["max_match_distance"]), float(cfg["min_silhouette"]), min_size,
         )
         for axis in runnable
     }  # fmt: skip
     wanted = list(cfg.get("archetype_axes") or [])
     arche_axes = [a for a in wanted if a in models] if wanted else [a.name for a in runnable if a.marketing]
-    keys = ("k_min", "k_max", "seed", "max_iter", "tol", "k_search_sample_size", "partitions", "rows_per_partition")
+    keys = ("k_min", "k_max", "seed", "max_iter", "tol", "k_search_sample_size", "partitions", "rows_per_partition",
+            "min_segment_share", "min_segment_customers")  # fmt: skip
     settings = {**{k: cfg[k] for k in keys}, "fit_partitions": partitions}
     digest = hashlib.sha256(
         json.dumps([fingerprint, settings, [asdict(a) for a in runnable]], sort_keys=True, default=str).encode()

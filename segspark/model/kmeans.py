@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 from pyspark import StorageLevel
 from pyspark.ml.clustering import KMeans, KMeansModel
@@ -29,6 +30,15 @@ class KSearch:
     max_iter: int
     tol: float
     sample_size: int
+    # The smallest share of the axis's customers a segment may hold, and its floor in customers: a k
+    # whose clustering leaves a smaller segment is not chosen (silhouette rewards isolating outliers).
+    min_share: float = 0.0
+    min_customers: int = 1
+
+    def min_size(self, rows: int, total: int) -> int:
+        """The smallest segment allowed among `rows` clustered customers out of `total`."""
+        floor = self.min_customers * rows / max(total, 1)
+        return max(1, math.ceil(max(self.min_share * rows, floor) - 1e-9))
 
 
 @dataclass
@@ -41,6 +51,12 @@ class AxisFit:
     k: int
     search_rows: int
     sizes: list[int]
+    # k -> why it was not chosen (a segment below the minimum size, or fewer distinct clusters than k).
+    rejected: dict[int, str] = field(default_factory=dict)
+
+
+class AxisUnfittable(SegsparkError):
+    """No k gives this axis segments a marketer can use; the axis is skipped with this reason."""
 
 
 def deterministic_sample(df: DataFrame, rows: int, total: int) -> DataFrame:
@@ -75,7 +91,10 @@ def fit_axis(prepared: DataFrame, columns: list[str], total: int, search: KSearc
         sample = deterministic_sample(scaled, search.sample_size, total).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             search_rows = sample.count()
-            scores, models = _search(sample, search_rows, search)
+            axis = columns[0].split("__")[0]
+            scores, models, rejected = _search(
+                sample, search_rows, search, search.min_size(search_rows, total), axis
+            )
         finally:
             sample.unpersist()
         best = max(scores, key=lambda k: (round(scores[k], 9), -k))
@@ -85,7 +104,7 @@ def fit_axis(prepared: DataFrame, columns: list[str], total: int, search: KSearc
         sizes = [int(s) for s in chosen.summary.clusterSizes]
     finally:
         assembled.unpersist()
-    return AxisFit(scaler, chosen, scores, best, search_rows, sizes)
+    return AxisFit(scaler, chosen, scores, best, search_rows, sizes, rejected)
 
 
 def _kmeans(k: int, search: KSearch) -> KMeans:
@@ -95,30 +114,39 @@ def _kmeans(k: int, search: KSearch) -> KMeans:
     return KMeans(k=k, seed=search.seed, maxIter=search.max_iter, tol=search.tol, featuresCol="features", solver="row")
 
 
-def _search(sample: DataFrame, rows: int, search: KSearch) -> tuple[dict[int, float], dict[int, KMeansModel]]:
-    """Fit every k on the sample and score it; skip ks that yield fewer non-empty clusters than asked."""
+def _search(
+    sample: DataFrame, rows: int, search: KSearch, min_size: int, axis: str = ""
+) -> tuple[dict[int, float], dict[int, KMeansModel], dict[int, str]]:
+    """Fit every k on the sample and score the ones whose every segment holds at least `min_size` rows."""
     evaluator = ClusteringEvaluator(
         featuresCol="features", predictionCol="prediction", distanceMeasure="squaredEuclidean"
     )
     scores: dict[int, float] = {}
     models: dict[int, KMeansModel] = {}
+    rejected: dict[int, str] = {}
     # KMeans caches its own vectors when its input is not cached; a projection of the cached sample
     # is not, so every iteration reads MLlib's vectors rather than decoding the cached rows again.
     vectors = sample.select("features")
     for k in range(search.k_min, search.k_max + 1):
-        if k > rows:
+        if k * min_size > rows:
+            rejected[k] = f"{k} segments of at least {min_size} customers need {k * min_size}; {rows} clustered"
             break
         model = _kmeans(k, search).fit(vectors)
-        produced = len([s for s in model.summary.clusterSizes if s > 0])
-        if produced < 2:
-            log.info("k=%d produced %d non-empty cluster(s); no silhouette", k, produced)
-            continue
+        sizes = [int(s) for s in model.summary.clusterSizes]
+        produced = len([s for s in sizes if s > 0])
         if produced < k:
             # KMeans found fewer distinct groups than asked: this k adds nothing over a smaller one.
-            log.info("k=%d produced only %d non-empty clusters; skipped", k, produced)
+            rejected[k] = f"only {produced} distinct cluster(s)"
+            log.info("axis %s, k=%d: %s; not chosen", axis, k, rejected[k])
+            continue
+        if min(sizes) < min_size:
+            # Silhouette rewards isolating a handful of outliers; a segment that small is not actionable.
+            rejected[k] = f"smallest segment {min(sizes)} customers, below the minimum {min_size}"
+            log.info("axis %s, k=%d: %s; not chosen", axis, k, rejected[k])
             continue
         scores[k] = float(evaluator.evaluate(model.transform(sample)))
         models[k] = model
     if not scores:
-        raise SegsparkError("no k produced two or more distinct clusters (too few distinct customers?)")
-    return scores, models
+        tried = "; ".join(f"k={k}: {why}" for k, why in sorted(rejected.items()))
+        raise AxisUnfittable(f"no k in {search.k_min}..{search.k_max} gives usable segments ({tried})")
+    return scores, models, rejected

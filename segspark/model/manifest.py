@@ -47,6 +47,9 @@ class AxisModel:
     lineage: dict[str, Any] = field(default_factory=dict)
     name_source: str = "deterministic"
     name_sources: list[str] = field(default_factory=list)  # per segment: claude or deterministic
+    # The k search's floor on segment size (customers), and why each k not chosen was refused.
+    min_segment_size: int = 0
+    k_rejected: dict[str, str] = field(default_factory=dict)
 
     def centres(self) -> np.ndarray:
         """Scaled centres as an array (k x d)."""
@@ -65,6 +68,8 @@ class Manifest:
     archetype_axes: list[str]
     archetypes: list[dict[str, Any]]
     skipped_axes: dict[str, str] = field(default_factory=dict)
+    # Features of fitted axes left out on this source (e.g. time of day on a date-only export), with why.
+    dropped_features: dict[str, str] = field(default_factory=dict)
     previous_model: str | None = None
     refit_reason: list[str] = field(default_factory=list)  # why a scheduled run refitted (empty: a requested fit)
     fit_config: dict[str, Any] = field(default_factory=dict)

@@ -32,6 +32,7 @@ def run_fit(
     skipped: Mapping[str, str] | None = None,
     naming: Mapping[str, Any] | None = None,
     refit_reason: Sequence[str] = (),
+    dropped: Mapping[str, str] | None = None,
 ) -> tuple[Manifest, str]:
     """Fit on features/snapshot_date=as_of, save the model, return (manifest, its directory)."""
     features = read_partitions(spark, root=root, table="features", key="snapshot_date", values=[as_of]).drop(
@@ -42,6 +43,9 @@ def run_fit(
         features, load_axes(axes_file), as_of=as_of, source=mapping.name, cfg=cfg, previous=prev, skipped=skipped
     )
     manifest.refit_reason = list(refit_reason)
+    fitted = {c for ax in manifest.axes.values() for c in ax.columns}
+    manifest.dropped_features = {c: why for c, why in (dropped or {}).items() if c.split("__")[0] in manifest.axes
+                                 and c not in fitted}  # fmt: skip
     base = model_dir(root, manifest.model_version)
     if naming is not None:
         manifest = name_and_cache(manifest, base, NamingSettings.from_config(naming), previous)

@@ -126,10 +126,11 @@ def run_week(ctx: RunContext, as_of: date, *, inputs: Sequence[str] = (), force:
     if result.refit_reasons:
         ctx.say(f"[weekly {as_of}] refit: {'; '.join(result.refit_reasons)}")
         fitted = fit_step(
-            ctx, as_of, previous=current_path, skipped=features.plan.skipped, refit_reason=result.refit_reasons
+            ctx, as_of, previous=current_path, skipped=features.plan.skipped, refit_reason=result.refit_reasons,
+            dropped=features.plan.dropped,
         )
         model = fitted.manifest
-        for line in model_lines(model):
+        for line in model_lines(model, reported=features.plan.skipped):
             ctx.say(line)
         score_step(ctx, as_of, model, key="score (refitted)")
     assert model is not None
