@@ -175,7 +175,8 @@ def parse_mapping(data: Mapping[str, Any], origin: str) -> SourceMapping:
         raise _err(origin, f"timestamp.zone {zone!r} is not an IANA time zone") from None
     unknown_ts = set(ts) - {"format", "zone", "epoch_unit", "date_only"}
     if unknown_ts:
-        raise _err(origin, f"unknown timestamp key(s) {sorted(unknown_ts)}; allowed: date_only, epoch_unit, format, zone")
+        allowed = "date_only, epoch_unit, format, zone"
+        raise _err(origin, f"unknown timestamp key(s) {sorted(unknown_ts)}; allowed: {allowed}")
     date_only = ts.get("date_only")
     if date_only is not None and not isinstance(date_only, bool):
         raise _err(origin, "timestamp.date_only must be true, false or null (null: detect it)")

@@ -80,7 +80,10 @@ def run_pipeline(
 
     def validate() -> list[str]:
         validate_step(ctx, input_path=input_path)
-        return [f"orders/source={ctx.mapping.name}", f"rejects/source={ctx.mapping.name}"]
+        tables = [f"orders/source={ctx.mapping.name}", f"rejects/source={ctx.mapping.name}"]
+        if ctx.mapping.tickets is not None:
+            tables += [f"tickets/source={ctx.mapping.name}", f"rejects/source={ctx.mapping.name}__tickets"]
+        return tables
 
     def features() -> list[str]:
         nonlocal day, computed

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from segspark.exc import FeatureMismatchError
 from segspark.paths import is_local, local_path, table_path
 
 log = logging.getLogger("segspark")
@@ -32,6 +33,10 @@ def step(name: str, summary: dict[str, Any] | None = None) -> Iterator[dict[str,
     started = time.perf_counter()
     try:
         yield info
+    except FeatureMismatchError:
+        # Callers that can skip the date (backfill) say so; one that cannot reports the error itself.
+        log.info("[%s] stopped after %.1fs: features do not match the model", name, time.perf_counter() - started)
+        raise
     except Exception:
         log.error("[%s] failed after %.1fs", name, time.perf_counter() - started)
         raise

@@ -82,7 +82,7 @@ def validate_step(
         info["rows"] = report.valid
     for line in report.lines():
         ctx.say(line)
-    if ctx.mapping.tickets is not None:
+    if ctx.mapping.tickets is not None and not append:
         tickets_step(ctx)
     return report
 

@@ -39,7 +39,7 @@ SHAPES = {
     "few_weeks": Shape("few_weeks", customers=200, days=35),
     "date_only": Shape("date_only", date_only=True),
     "no_products": Shape("no_products", products=False),
-    "tiny": Shape("tiny", customers=30, days=200),
+    "tiny": Shape("tiny", customers=30, days=35),  # a new shop: 30 customers, five weeks
     "whale": Shape("whale", customers=300, whale=True),
     "tickets": Shape("tickets", tickets=True),
 }

@@ -21,7 +21,9 @@ def test_presets_load() -> None:
     assert "POST" in orii.exclude_products["non_product_line"]
     cj = load_mapping("complete_journey")
     assert cj.has("category") and cj.has("discount_amount") and not cj.has("channel")
-    assert load_mapping("synthetic").has("channel")
+    synthetic = load_mapping("synthetic")
+    assert synthetic.has("channel")
+    assert synthetic.tickets is not None and synthetic.tickets.has("satisfaction") and synthetic.tickets.zone == "UTC"
 
 
 @pytest.mark.parametrize(
@@ -35,6 +37,15 @@ def test_presets_load() -> None:
         ({"source": {"path": "x", "format": "xlsx"}}, "source.format"),
         ({"exclude_product_patterns": {"non_product": ["("]}}, "bad regex"),
         ({"timestamp": {"epoch_unit": "fortnight"}}, "epoch_unit"),
+        ({"timestamp": {"date_only": "sometimes"}}, "timestamp.date_only must be"),
+        ({"timestamp": {"dateonly": True}}, r"unknown timestamp key\(s\) \['dateonly'\]"),
+        ({"tickets": {"source": {"path": "t.csv"}, "columns": {"customer_id": "c"}}},
+         r"tickets: required column\(s\) not mapped: \['created_ts'\]"),
+        ({"tickets": {"source": {"path": "t.csv"}, "columns": {"customer_id": "c", "created_ts": "t", "mood": "m"}}},
+         r"tickets.columns: unknown column\(s\) \['mood'\]"),
+        ({"tickets": {"columns": {"customer_id": "c", "created_ts": "t"}}}, "tickets.source.path is required"),
+        ({"tickets": {"source": {"path": "t"}, "columns": {"customer_id": "c", "created_ts": "t"}, "sla": 1}},
+         r"tickets: unknown key\(s\) \['sla'\]"),
     ],
 )
 def test_invalid_mappings(change: dict[str, Any], message: str) -> None:

@@ -59,7 +59,7 @@ EPOCH_DIVISORS = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 def timestamp_column(
     col: Column, dtype: T.DataType, fmt: str | None, zone: str, epoch_unit: str | None, name: str = "order_ts"
 ) -> Column:
-    """A source column read as a UTC instant: text by `fmt` (or ISO), epoch numbers, dates, wall-clock times in `zone`."""
+    """A source column as a UTC instant: text by `fmt` (or ISO), epoch numbers, dates, wall-clock times in `zone`."""
     if isinstance(dtype, T.TimestampType):
         # Already an instant: the zone does not apply.
         return col

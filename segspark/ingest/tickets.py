@@ -48,16 +48,16 @@ def classify_tickets(raw: DataFrame, mapping: TicketsMapping, *, max_ts: datetim
         expr = _q(spec.column) if spec.column else F.expr(spec.expr or "")
         dtype = raw.select(expr.alias("x")).schema[0].dataType  # analysis only, no job
         raw_vals[canonical] = expr
-        kind = TICKET_TYPES[canonical].simpleString()
-        if kind == "timestamp":
+        target = TICKET_TYPES[canonical].simpleString()
+        if target == "timestamp":
             parsed[canonical] = timestamp_column(
                 expr, dtype, mapping.timestamp_format, mapping.zone, mapping.epoch_unit, canonical
             )
-        elif kind == "double":
+        elif target == "double":
             text = F.trim(expr.cast("string"))
             value = F.when(text == "", F.lit(None)).otherwise(text).try_cast("double")
             parsed[canonical] = F.when(F.isnan(value) | (F.abs(value) == float("inf")), F.lit(None)).otherwise(value)
-        elif kind == "boolean":
+        elif target == "boolean":
             text = F.lower(F.trim(expr.cast("string")))
             known = ["true", "false", "0", "1", "yes", "no", "y", "n", "t", "f", *mapping.escalated_values]
             parsed[canonical] = F.when(text.isin(list(mapping.escalated_values)), F.lit(True)).when(

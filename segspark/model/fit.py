@@ -15,11 +15,11 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.utils import is_remote
 
+from segspark.exc import SegsparkError
 from segspark.features.axes import AxisSpec
 from segspark.model import identity, naming
 from segspark.model.assign import dominant_column
 from segspark.model.identity import archetype_id, archetype_key
-from segspark.exc import SegsparkError
 from segspark.model.kmeans import AxisFit, AxisUnfittable, KSearch, fit_axis
 from segspark.model.manifest import AxisModel, Manifest
 from segspark.model.quantiles import exact_quantiles

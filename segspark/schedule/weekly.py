@@ -42,6 +42,7 @@ from segspark.steps import (
     report_step,
     score_step,
     state_step,
+    tickets_step,
     unserved,
     validate_step,
 )
@@ -107,6 +108,9 @@ def run_week(ctx: RunContext, as_of: date, *, inputs: Sequence[str] = (), force:
         result.ingested.append(validate_step(ctx))
     for item in fresh:
         result.ingested.append(validate_step(ctx, input_path=item.path, append=True, item=item))
+    if fresh and ctx.mapping.tickets is not None:
+        # The tickets export is read whole, as of this week (it is one current file, not deliveries).
+        tickets_step(ctx)
 
     ctx.say(f"[weekly {as_of}] snapshot")
     features = features_step(ctx, as_of)
