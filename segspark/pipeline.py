@@ -77,6 +77,7 @@ def run_pipeline(
     computed: FeatureResult | None = None
     first: date | None = None
     unscorable: dict[date, str] = {}  # backfill dates whose features the model cannot score, with why
+    skips: list[str] = []  # what the run skipped, with why, for the report
 
     def validate() -> list[str]:
         validate_step(ctx, input_path=input_path)
@@ -118,9 +119,11 @@ def run_pipeline(
         # A snapshot on or before the first order would hold no customer: skipped, with the reason.
         for d in (d for d in days if d <= first):
             ctx.say(f"  {d} skipped: not after the source's first order ({first})")
+            skips.append(f"Backfill date {d} skipped: not after the source's first order ({first}).")
         ctx.summary["backfill_skipped"] = [d.isoformat() for d in days if d <= first]
         written = backfill_step(ctx, [d for d in days if d > first], model.manifest, unscorable=unscorable)
         ctx.summary["backfill_skipped"] += [d.isoformat() for d in unscorable]
+        skips.extend(f"Backfill date {d} skipped: {why}." for d, why in sorted(unscorable.items()))
         return [f"customer_profiles/snapshot_date={d}" for d in written]
 
     def drift() -> list[str]:
@@ -133,6 +136,7 @@ def run_pipeline(
             else b
             for b in plan
         ]
+        skips.extend(f"No {b.offset}-day baseline: {b.reason}." for b in plan if b.used is None and b.reason)
         skipped = unserved(ctx, plan)
         written = []
         if skipped is None:
@@ -148,7 +152,7 @@ def run_pipeline(
 
     def report() -> list[str]:
         assert day is not None and model is not None
-        result.report = report_step(ctx, day, model.manifest).path
+        result.report = report_step(ctx, day, model.manifest, skips=skips).path
         ctx.say(f"report: {result.report}")
         return [result.report.removeprefix(ctx.root + "/")]
 

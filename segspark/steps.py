@@ -286,14 +286,21 @@ def state_step(ctx: RunContext, as_of: date, *, with_drift: bool = True) -> Comm
 
 
 def report_step(
-    ctx: RunContext, as_of: date, model: Manifest, *, schedule: Mapping[str, Any] | None = None
+    ctx: RunContext,
+    as_of: date,
+    model: Manifest,
+    *,
+    schedule: Mapping[str, Any] | None = None,
+    skips: Sequence[str] = (),
 ) -> ReportResult:
-    """The HTML report of `as_of` (with the scheduled run's decisions when given)."""
+    """The HTML report of `as_of` (with the scheduled run's decisions, and what the run skipped and why, when
+    given)."""
     from segspark.report.step import run_report
 
     cfg = {"min_silhouette": ctx.config.get("fit.min_silhouette"),
            "frequency_axis": ctx.config.get("drift.frequency_axis"),
-           "baselines": ctx.config.get("drift.baselines"), "schedule": dict(schedule or {})}  # fmt: skip
+           "baselines": ctx.config.get("drift.baselines"), "schedule": dict(schedule or {}),
+           "skips": list(skips)}  # fmt: skip
     steps = dict(ctx.summary.get("steps", {}))
     with step("report", ctx.summary) as info:
         path, data = run_report(

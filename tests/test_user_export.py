@@ -166,7 +166,7 @@ def test_naming_sends_no_customer_or_product_text(
         for text in ("K-001", "K-002", "K-003", "T100", "S103", "A-1", "A-2", "garden", "kitchen", "books", "toys"):
             assert text not in bodies, text
         assert all(ax.name_sources == ["claude"] * ax.k for ax in model.axes.values())
-        assert model.axes["purchase_frequency"].names[0] == "purchase_group_0"
+        assert model.axes["category_exploration"].names[0] == "category_group_0"
         # A second `segspark name` on the same model: answered from the cache, no request.
         assert main(["name", "--set", f"warehouse.root={root}"]) == 0
         assert len(fake.requests) == len(model.axes)
@@ -188,7 +188,7 @@ def test_canary_key_is_never_written(shop_run: Path, tmp_path: Path) -> None:
             [sys.executable, "-m", "segspark.cli", "fit", "-v", "--as-of", "2023-06-01",
              "--source", str(FIXTURES / "shop_export.yaml"), "--config", str(overlay),
              "--set", f"warehouse.root={root}", "--set", "fit.k_max=2", "--set", "fit.save_mllib=false",
-             "--set", "naming.max_retries=1"],
+             "--set", "naming.max_retries=1", "--set", "fit.min_segment_customers=1"],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

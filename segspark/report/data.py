@@ -165,7 +165,7 @@ def _optional(spark: SparkSession, root: str, table: str, key: str, value: str) 
 def gather(
     spark: SparkSession, *, root: str, as_of: str, manifest: Manifest, run_id: str, frequency_axis: str,
     steps: dict[str, Any] | None = None, baselines: list[int] | None = None,
-    schedule: dict[str, Any] | None = None,
+    schedule: dict[str, Any] | None = None, skips: list[str] | None = None,
 ) -> ReportData:  # fmt: skip
     """Read the committed outputs of `as_of` and aggregate what the report needs.
 
@@ -189,7 +189,7 @@ def gather(
     else:
         data.drift = drift_summary(spark, root, as_of, manifest)
         served = {e.get("offset") for e in data.drift.get("baselines", {}).values()}
-        unserved = [o for o in (baselines or []) if o not in served] if not schedule else []
+        unserved = [o for o in (baselines or []) if o not in served] if not (schedule or skips) else []
         data.notes += [
             f"No baseline for {o} days before {as_of}: no snapshot within the drift tolerance, or before the "
             "source's first order." for o in unserved
@@ -197,6 +197,8 @@ def gather(
         data.churn = churn_list(drift, frequency_axis)
         population = _optional(spark, root, "drift_population", "snapshot_date", as_of)
         data.flows = flows(population, manifest) if population is not None else []
+    # What the run skipped, with its reasons (backfill dates, baselines), as the run said them.
+    data.notes += list(skips or [])
     rejects = _optional(spark, root, "rejects", "source", manifest.source)
     if rejects is None:
         data.notes.append(f"No rejects table for source {manifest.source}: data quality is not shown.")

@@ -40,6 +40,7 @@ def run_report(
     """Build the report of `as_of` with `manifest`; return its path and the data it shows."""
     data = gather(spark, root=root, as_of=as_of.isoformat(), manifest=manifest, run_id=run_id,
                   frequency_axis=str(cfg.get("frequency_axis", "purchase_frequency")), steps=steps,
-                  baselines=[int(o) for o in cfg.get("baselines") or []], schedule=cfg.get("schedule"))  # fmt: skip
+                  baselines=[int(o) for o in cfg.get("baselines") or []], schedule=cfg.get("schedule"),
+                  skips=cfg.get("skips"))  # fmt: skip
     html = render(data, float(cfg.get("min_silhouette", 0.3)))
     return write_report(root, run_id, html), data
