@@ -145,8 +145,8 @@ def validate_tickets(
     try:
         classified.write.mode("overwrite").partitionBy(KIND).parquet(staging)
         staged = spark.read.parquet(staging)
-        report = account(staged, f"{mapping.name} (tickets)", duplicates="drop")
-        report.input = tickets.path
+        report = account(staged, mapping.name, duplicates="drop")
+        report.input, report.table = tickets.path, "tickets"
         for line in report.lines():
             log.info(line)
         fraction = report.malformed / max(report.rows_read, 1)

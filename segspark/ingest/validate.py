@@ -53,6 +53,7 @@ class IngestReport:
     already_ingested_by: str | None = None  # run id of the earlier delivery of the same content
     replaced: list[str] = field(default_factory=list)  # names of the corrected earlier deliveries
     source_lines: int = 0  # valid lines of the source after this input
+    table: str = "orders"  # orders, or tickets (whose rows have no returns or duplicate policy)
 
     def as_dict(self) -> dict[str, Any]:
         """The report as plain data for the run summary."""
@@ -72,12 +73,16 @@ class IngestReport:
             return [f"source {self.source}: {self.input} was already ingested (same content, run "
                     f"{self.already_ingested_by}); counted once, nothing written"]  # fmt: skip
         what = f" ({self.mode} ingest of {self.input})" if self.mode == "append" else ""
-        out = [
-            f"source {self.source}: {self.rows_read:,} lines read{what}",
-            f"  valid lines       {self.valid:,} ({self.customers:,} customers, {self.return_lines:,} return lines, "
-            f"{self.duplicate_lines_kept:,} exact duplicates kept)",
-            f"  rejected (malformed) {self.malformed:,}",
-        ]
+        if self.table == "tickets":
+            out = [f"source {self.source}: {self.rows_read:,} tickets read from {self.input}",
+                   f"  valid tickets     {self.valid:,} ({self.customers:,} customers)"]  # fmt: skip
+        else:
+            out = [
+                f"source {self.source}: {self.rows_read:,} lines read{what}",
+                f"  valid lines       {self.valid:,} ({self.customers:,} customers, {self.return_lines:,} return "
+                f"lines, {self.duplicate_lines_kept:,} exact duplicates kept)",
+            ]
+        out.append(f"  rejected (malformed) {self.malformed:,}")
         out += [f"    {r:<24} {n:,}" for r, n in sorted(self.malformed_by_reason.items())]
         out.append(f"  out of scope      {self.out_of_scope:,}")
         out += [f"    {r:<24} {n:,}" for r, n in sorted(self.out_of_scope_by_reason.items())]
