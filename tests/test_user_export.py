@@ -192,6 +192,9 @@ def test_canary_key_is_never_written(shop_run: Path, tmp_path: Path) -> None:
             cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
+    # A fit of its own reads the features step's reasons from the snapshot's commit.
+    (fitted,) = [line.removeprefix("model: ") for line in done.stdout.splitlines() if line.startswith("model: ")]
+    assert "no support tickets" in load_manifest(fitted).skipped_axes["support_history"]
     # The key was really in play: the fake API received it, and refused.
     assert fake.requests and all(canary in " ".join(h.values()) for h, _ in fake.requests)
     assert "API status 500" in done.stderr

@@ -15,7 +15,7 @@ from segspark.model.fit import fit_model
 from segspark.model.kmeans import AxisFit
 from segspark.model.manifest import Manifest, load_manifest, model_dir, save_manifest
 from segspark.paths import local_path
-from segspark.tables import read_partitions
+from segspark.tables import committed, read_partitions
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,12 @@ def run_fit(
     features = read_partitions(spark, root=root, table="features", key="snapshot_date", values=[as_of]).drop(
         "snapshot_date"
     )
+    if skipped is None or dropped is None:
+        # A fit of its own (`segspark fit`): the features step recorded its plan's reasons in the commit.
+        commit = committed(spark, root=root, table="features", key="snapshot_date").get(as_of)
+        recorded = commit.parts[-1].info if commit is not None and commit.parts else {}
+        skipped = skipped if skipped is not None else recorded.get("skipped_axes") or {}
+        dropped = dropped if dropped is not None else recorded.get("dropped_features") or {}
     prev = load_manifest(previous) if previous else None
     manifest, fits = fit_model(
         features, load_axes(axes_file), as_of=as_of, source=mapping.name, cfg=cfg, previous=prev, skipped=skipped
