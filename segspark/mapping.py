@@ -59,8 +59,8 @@ class Lookup:
 
 
 @dataclass(frozen=True)
-class TicketsMapping:
-    """Where a source's support tickets come from (SPEC section 2): a file of its own, mapped like the orders."""
+class FileSource:
+    """A file (or directory) read through a mapping: where it is and how its columns become canonical ones."""
 
     name: str
     path: str
@@ -70,10 +70,17 @@ class TicketsMapping:
     timestamp_format: str | None
     zone: str
     epoch_unit: str | None
-    escalated_values: tuple[str, ...]
-    duplicates: str = "keep"
-    lookups: tuple[Lookup, ...] = ()
-    returns_flag_column: str | None = None
+
+    def source_columns(self) -> list[str]:
+        """The source columns the mapping reads by name (each must exist in the file)."""
+        return [s.column for s in self.columns.values() if s.column]
+
+
+@dataclass(frozen=True)
+class TicketsMapping(FileSource):
+    """Where a source's support tickets come from (SPEC section 2): a file of its own, mapped like the orders."""
+
+    escalated_values: tuple[str, ...] = ()
 
     def has(self, canonical: str) -> bool:
         """True when the mapping fills this canonical ticket column."""
@@ -81,17 +88,9 @@ class TicketsMapping:
 
 
 @dataclass(frozen=True)
-class SourceMapping:
-    """A validated mapping file."""
+class SourceMapping(FileSource):
+    """A validated mapping file: the orders, and optionally the tickets."""
 
-    name: str
-    path: str
-    format: str
-    options: Mapping[str, str]
-    columns: Mapping[str, ColumnSpec]
-    timestamp_format: str | None
-    zone: str
-    epoch_unit: str | None
     returns_negative_quantity: bool
     returns_order_id_prefix: str | None
     returns_flag_column: str | None
@@ -109,6 +108,11 @@ class SourceMapping:
     def has(self, canonical: str) -> bool:
         """True when the mapping fills this canonical column (directly or by lookup)."""
         return canonical in self.columns or any(canonical in lk.columns for lk in self.lookups)
+
+    def source_columns(self) -> list[str]:
+        """The source columns read by name, the returns flag included."""
+        flag = [self.returns_flag_column] if self.returns_flag_column else []
+        return [*super().source_columns(), *flag]
 
 
 def _err(origin: str, message: str) -> MappingError:

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segspark.exc import MappingError
-from segspark.mapping import Lookup, SourceMapping, TicketsMapping
+from segspark.mapping import FileSource, Lookup
 from segspark.paths import is_local, local_path
 
 CORRUPT = "_corrupt_record"
@@ -82,16 +82,11 @@ def nanos_as_long(spark: SparkSession) -> bool:
     return spark.conf.get(NANOS_AS_LONG, "false") == "true"
 
 
-def read_source(
-    spark: SparkSession, mapping: SourceMapping | TicketsMapping, path: str | None = None
-) -> DataFrame:
+def read_source(spark: SparkSession, mapping: FileSource, path: str | None = None) -> DataFrame:
     """Read the mapping's source (or `path`), checking that every mapped column exists."""
     df = read_table_file(spark, path or mapping.path, mapping.format, dict(mapping.options))
     cols = set(df.columns)
-    wanted = [s.column for s in mapping.columns.values() if s.column]
-    if mapping.returns_flag_column:
-        wanted.append(mapping.returns_flag_column)
-    missing = [c for c in wanted if c not in cols]
+    missing = [c for c in mapping.source_columns() if c not in cols]
     if missing:
         raise MappingError(
             f"mapping {mapping.name}: source column(s) {missing} not found in {path or mapping.path}; "

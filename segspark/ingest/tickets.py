@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from segspark.exc import DataQualityError
 from segspark.ingest.canonical import KIND, MALFORMED, OUT_OF_SCOPE, REASON, ROW, VALID, as_string, timestamp_column
 from segspark.ingest.read import CORRUPT, read_source
-from segspark.ingest.validate import IngestReport, account
+from segspark.ingest.validate import IngestReport, account, check_malformed
 from segspark.mapping import SourceMapping, TicketsMapping
 from segspark.paths import remove_staging, staging_path
 from segspark.schema import TICKET_TYPES, TICKETS
@@ -149,14 +148,7 @@ def validate_tickets(
         report.input, report.table = tickets.path, "tickets"
         for line in report.lines():
             log.info(line)
-        fraction = report.malformed / max(report.rows_read, 1)
-        if fraction > max_malformed_fraction:
-            worst = sorted(report.malformed_by_reason.items(), key=lambda kv: -kv[1])[:3]
-            raise DataQualityError(
-                f"{tickets.path}: {report.malformed:,} of {report.rows_read:,} ticket rows ({fraction:.2%}) are "
-                f"malformed, above ingest.max_malformed_fraction={max_malformed_fraction:.2%} (top reasons: "
-                f"{worst}); no tickets were written. Fix the tickets export or its mapping."
-            )
+        check_malformed(report, max_malformed_fraction, tickets.path, rows="ticket rows")
         rejected = staged.filter(F.col(KIND) != VALID).select(
             F.lit(run_id).alias("run_id"), F.col(KIND).alias("kind"), F.col(REASON).alias("reason"),
             F.col(ROW).alias("source_row"),

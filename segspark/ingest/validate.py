@@ -157,6 +157,18 @@ def account(classified: DataFrame, source: str, duplicates: str = "keep") -> Ing
     return report
 
 
+def check_malformed(report: IngestReport, max_fraction: float, path: str, rows: str = "rows") -> None:
+    """Fail, before anything is written, when malformed rows exceed `max_fraction` of the rows read."""
+    fraction = report.malformed / max(report.rows_read, 1)
+    if fraction > max_fraction:
+        worst = sorted(report.malformed_by_reason.items(), key=lambda kv: -kv[1])[:3]
+        raise DataQualityError(
+            f"{path}: {report.malformed:,} of {report.rows_read:,} {rows} ({fraction:.2%}) are malformed, "
+            f"above ingest.max_malformed_fraction={max_fraction:.2%} (top reasons: {worst}); "
+            "no table was written. Fix the source or its mapping, or raise the threshold."
+        )
+
+
 def validate(
     spark: SparkSession,
     mapping: SourceMapping,
@@ -204,14 +216,7 @@ def validate(
             log.info(line)
         if report.rows_read == 0 and not append:
             raise DataQualityError(f"source {mapping.name} has no rows; nothing written")
-        fraction = report.malformed / max(report.rows_read, 1)
-        if fraction > max_malformed_fraction:
-            worst = sorted(report.malformed_by_reason.items(), key=lambda kv: -kv[1])[:3]
-            raise DataQualityError(
-                f"{item.path}: {report.malformed:,} of {report.rows_read:,} rows ({fraction:.2%}) are malformed, "
-                f"above ingest.max_malformed_fraction={max_malformed_fraction:.2%} (top reasons: {worst}); "
-                "no table was written. Fix the source or its mapping, or raise the threshold."
-            )
+        check_malformed(report, max_malformed_fraction, item.path)
         kept_ids = {p.run_id for p in plan.keep}
         rejects_now = committed(spark, root=root, table="rejects", key="source").get(mapping.name)
         keep_rejects = tuple(p for p in rejects_now.parts if p.run_id in kept_ids) if rejects_now else ()
