@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from segspark.config import load_config
+from segspark.exc import SegsparkError
 from segspark.model.assign import dominant_column
 from segspark.model.fit import fit_model
 from segspark.model.manifest import Manifest, load_manifest, save_manifest
@@ -176,3 +177,30 @@ def test_mllib_stages_are_saved_and_load_back(spark: SparkSession, tmp_path: Pat
         np.testing.assert_allclose(scaler.std.toArray(), ax.scaler_scale, rtol=1e-12)
         centres = sorted(map(list, kmeans.clusterCenters()))
         np.testing.assert_allclose(centres, sorted(map(list, ax.centers_scaled)), rtol=1e-12)
+
+
+def test_a_k_that_isolates_a_few_outliers_is_not_chosen(spark: SparkSession) -> None:
+    base = planted(spark, 3, per_group=80, seed=9)
+    far = spark.createDataFrame(
+        [(f"X{i}", 3, 200.0 + i, 200.0, 200.0) for i in range(3)], ["customer_id", "group", *COLUMNS]
+    )
+    df = base.unionByName(far)
+    # Without a minimum, the silhouette rewards a segment of the three outliers.
+    loose = fit(df, min_segment_share=0.0, min_segment_customers=1).axes[AXIS.name]
+    assert min(loose.sizes) == 3
+    # With the default minimum (1% of 243, at least 10 customers) no such k is chosen. These outliers are so far
+    # out (untransformed) that every k isolates them: the axis cannot be fitted, and says why, per k.
+    with pytest.raises(SegsparkError, match=r"no k in 2\.\.6 gives usable segments") as err:
+        fit(df)
+    assert str(err.value).count("smallest segment 3 customers, below the minimum 10") == 5
+
+
+def test_min_segment_size_is_the_larger_of_share_and_floor() -> None:
+    from segspark.model.kmeans import KSearch
+
+    search = KSearch(2, 6, 1, 10, 1e-4, 1000, min_share=0.01, min_customers=10)
+    assert search.min_size(500, 500) == 10
+    assert search.min_size(5_853, 5_853) == 59
+    # On a sample, both bounds scale with it: 1% of the sample, and the floor's share of the sample.
+    assert search.min_size(1_000, 2_000_000) == 10
+    assert search.min_size(100, 2_000) == 1
