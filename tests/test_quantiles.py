@@ -67,6 +67,34 @@ def test_exact_quantiles_equal_spark_percentile(
     assert exact_quantiles(df, wanted) == expected  # type: ignore[arg-type]
 
 
+def test_what_reaches_the_driver_is_bounded_whatever_the_rows(
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A low floor on the accuracy and a small limit: the accuracy must grow with the rows to keep every bracket
+    # within the limit, and the answer stays exact.
+    monkeypatch.setattr(quantiles, "ACCURACY", 20)
+    monkeypatch.setattr(quantiles, "COLLECT_LIMIT", 100)
+    assert quantiles.accuracy_for(3002) == 181 and quantiles.accuracy_for(100) == 20
+    sizes: list[int] = []
+
+    class Counted(_Bracket):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            sizes.append(len(self.inside))
+
+    monkeypatch.setattr(quantiles, "_Bracket", Counted)
+    rng = np.random.default_rng(8)
+    df = _frame(spark, {"cont": rng.lognormal(0, 1, 3002).tolist()})
+    expected = quantiles.spark_percentiles(df, {"cont": PROBS})  # type: ignore[arg-type]
+    assert exact_quantiles(df, {"cont": PROBS}) == expected  # type: ignore[arg-type]
+    assert len(sizes) == len(PROBS) and max(sizes) <= 100
+    # The same rows at the floor accuracy would have brought far more: the bound is the accuracy's doing.
+    monkeypatch.setattr(quantiles, "accuracy_for", lambda rows: 20)
+    sizes.clear()
+    assert exact_quantiles(df, {"cont": PROBS}) == expected  # type: ignore[arg-type]
+    assert max(sizes) > 100
+
+
 def test_a_bracket_that_misses_falls_back_to_spark(spark: SparkSession, monkeypatch: pytest.MonkeyPatch) -> None:
     df = _frame(spark, {"x": [float(i % 13) for i in range(200)], "y": [float(i) for i in range(200)]})
     wanted = {"x": [0.5, 0.9], "y": [0.5]}

@@ -51,7 +51,7 @@ def _population(
                 wanted[col] += list(t.clip)
     row = features.agg(*aggs).first()
     assert row is not None
-    quantiles = exact_quantiles(features, wanted)
+    quantiles = exact_quantiles(features, wanted, rows=int(row["_rows"]))
     values = {col: {"min": row[f"{col}|min"], "median": quantiles[col][0], "max": row[f"{col}|max"]} for col in wanted}
     stats = {col: {s: float(v) if v is not None else 0.0 for s, v in vals.items()} for col, vals in values.items()}
     bounds = {col: [float(v) if v is not None else 0.0 for v in quantiles[col][1:]] for col in clips}

@@ -9,6 +9,12 @@ The exact answer is then read off on the driver, with Spark's interpolation
 (rank p * (n - 1), linear between the two neighbouring values). A bracket that
 does not hold the wanted ranks (it should not happen) falls back to Spark's
 exact `percentile` for that column.
+
+What the second pass brings to the driver is bounded whatever the number of
+rows: each bracket holds at most about 6n / accuracy values (the two edges' rank
+errors and the margin between them), so the accuracy grows with n to keep that
+under COLLECT_LIMIT. The sketches of the first pass grow with the accuracy, not
+with n.
 """
 
 from __future__ import annotations
@@ -20,7 +26,13 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-ACCURACY = 10_000
+ACCURACY = 10_000  # at least this; more on large inputs (see accuracy_for)
+COLLECT_LIMIT = 20_000  # values brought to the driver per bracket, at most (ties at the edges are only counted)
+
+
+def accuracy_for(rows: int) -> int:
+    """The percentile_approx accuracy that keeps a bracket of `rows` values within COLLECT_LIMIT values."""
+    return max(ACCURACY, math.ceil(6 * rows / COLLECT_LIMIT))
 
 
 @dataclass(frozen=True)
@@ -76,17 +88,23 @@ def _float(value: object) -> float | None:
     return None if value is None else float(value)  # type: ignore[arg-type]
 
 
-def exact_quantiles(df: DataFrame, wanted: Mapping[str, Sequence[float]]) -> dict[str, list[float | None]]:
-    """Per column, the exact quantiles asked for (None for a column without values), as `F.percentile` gives."""
+def exact_quantiles(
+    df: DataFrame, wanted: Mapping[str, Sequence[float]], rows: int | None = None
+) -> dict[str, list[float | None]]:
+    """Per column, the exact quantiles asked for (None for a column without values), as `F.percentile` gives.
+
+    `rows` is the number of rows of `df` when the caller knows it (else it is counted): it sets the accuracy.
+    """
     if not wanted:
         return {}
-    margin = 2.0 / ACCURACY
+    accuracy = accuracy_for(rows if rows is not None else df.count())
+    margin = 2.0 / accuracy
     first = []
     for i, (col, probs) in enumerate(wanted.items()):
         first.append(F.count(col).alias(f"n{i}"))
         for j, p in enumerate(probs):
             edges = [max(0.0, p - margin), min(1.0, p + margin)]
-            first.append(F.percentile_approx(col, edges, ACCURACY).alias(f"b{i}_{j}"))
+            first.append(F.percentile_approx(col, edges, accuracy).alias(f"b{i}_{j}"))
     row1 = df.agg(*first).first()
     assert row1 is not None
     second = []
