@@ -139,3 +139,22 @@ def test_hyperplanes_through_the_mean_split_positive_fingerprints_evenly() -> No
     # Through the origin most planes leave most customers on one side; through the mean each splits about half.
     assert np.mean(np.abs(through_origin - 0.5) > 0.3) >= 0.5, through_origin
     assert np.all(np.abs(through_mean - 0.5) < 0.1), through_mean
+
+
+@pytest.mark.parametrize(("n", "size"), [(3, 4), (4, 4), (7, 4), (11, 5), (23, 6)])
+def test_big_buckets_are_cut_into_bounded_windows_in_spark(spark: SparkSession, n: int, size: int) -> None:
+    from segspark.lookalike.approximate import window_starts, windowed
+
+    rng = np.random.default_rng(n)
+    spare = rng.permutation(n).astype(float)
+    rows = [(f"c{i:02d}", "|0|5", [1.0, 0.0], float(spare[i])) for i in range(n)]
+    rows += [("z", "|0|9", [0.0, 1.0], 0.0)]  # another bucket, one customer
+    hashed = spark.createDataFrame(rows, "customer_id string, block string, unit array<double>, spare double")
+    got: dict[str, set[str]] = {}
+    for r in windowed(hashed, size).collect():
+        got.setdefault(r["block"], set()).add(r["customer_id"])
+    by_position = [f"c{i:02d}" for i in np.argsort(spare, kind="stable")]
+    expected = {f"|0|5#{s}": set(by_position[s : s + size]) for s in window_starts(n, size)}
+    expected["|0|9#0"] = {"z"}
+    assert got == expected
+    assert max(len(members) for members in got.values()) <= size

@@ -6,9 +6,11 @@ is on) puts customers with a small angle between them in the same bucket with
 high probability. `tables` independent hash tables of `bits` hyperplanes each
 give every customer several chances to meet its neighbours; within a bucket
 the similarities are exact (numpy, in a grouped Arrow pass). A bucket larger
-than `max_bucket` is cut into overlapping windows along one more random
-direction, so the work per group stays bounded whatever the data. Optionally
-buckets are blocked by archetype (neighbours are then found within it).
+than `max_bucket` is cut into half-overlapping windows along one more random
+direction before the grouped pass, so no group handed to Python (and no
+similarity matrix) holds more than `max_bucket` customers whatever the data.
+Optionally buckets are blocked by archetype (neighbours are then found within
+it).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ _HASHED = T.StructType(
         T.StructField("customer_id", T.StringType(), False),
         T.StructField("block", T.StringType(), False),
         T.StructField("unit", T.ArrayType(T.DoubleType(), containsNull=False), False),
+        T.StructField("spare", T.DoubleType(), False),
     ]
 )
 _PAIRS = T.StructType(
@@ -110,7 +113,8 @@ ArrowFn = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 def _hasher(settings: LshSettings, dim: int, centre: np.ndarray) -> ArrowFn:
     planes = hyperplanes(settings, dim)
     schema = pa.schema([pa.field("customer_id", pa.string(), False), pa.field("block", pa.string(), False),
-                        pa.field("unit", pa.list_(pa.float64()), False)])  # fmt: skip
+                        pa.field("unit", pa.list_(pa.float64()), False),
+                        pa.field("spare", pa.float64(), False)])  # fmt: skip
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
@@ -130,51 +134,70 @@ def _hasher(settings: LshSettings, dim: int, centre: np.ndarray) -> ArrowFn:
             vectors = pa.ListArray.from_arrays(offsets, flat)
             for t in range(settings.tables):
                 block = np.char.add(np.char.add(prefix.astype(str), f"|{t}|"), buckets[:, t].astype(str))
-                yield pa.RecordBatch.from_arrays([ids, pa.array(block.tolist(), pa.string()), vectors], schema=schema)
+                # The position along the table's spare direction orders a big bucket for its windows.
+                spare = pa.array(unit @ planes[t, -1], pa.float64())
+                yield pa.RecordBatch.from_arrays([ids, pa.array(block.tolist(), pa.string()), vectors, spare],
+                                                 schema=schema)  # fmt: skip
 
     return run
 
 
-def _windows(n: int, size: int) -> list[tuple[int, int]]:
-    """Half-overlapping windows of `size` over n sorted rows (one window when n <= size)."""
+def window_starts(n: int, size: int) -> list[int]:
+    """Where the half-overlapping windows of `size` over n sorted rows start (one window when n <= size)."""
     if n <= size:
-        return [(0, n)]
+        return [0]
     step = max(1, size // 2)
-    starts = [*range(0, n - size, step), n - size]
-    return [(s, s + size) for s in starts]
+    return [*range(0, n - size, step), n - size]
 
 
-def _group_neighbours(k: int, settings: LshSettings, dim: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    planes = hyperplanes(settings, dim)
+def windowed(hashed: DataFrame, size: int) -> DataFrame:
+    """Each row once per window of its bucket that holds it, the window named in `block`.
 
+    A bucket of n <= size rows is one window. A bigger one, ordered along the
+    spare direction (ties by customer id), is cut into windows of `size` rows
+    starting every size // 2 rows, the last one ending at the bucket's end, as
+    `window_starts` says: every row is in one or two windows. The windows are
+    cut in Spark, so a group handed to the grouped pass is never bigger than
+    `size` rows.
+    """
+    step = max(1, size // 2)
+    bucket = Window.partitionBy("block")
+    position = F.row_number().over(bucket.orderBy("spare", "customer_id")) - 1
+    n = F.count(F.lit(1)).over(bucket)
+    last = F.greatest(n - size, F.lit(0))  # start of the last window
+    rows = hashed.select("*", position.alias("pos"), n.alias("n"), last.alias("last"))
+    j = F.floor(F.col("pos") / step).cast("long")
+    # Regular windows start at multiples of step below the last start; a row lies in those starting in
+    # (pos - size, pos], and in the last window when pos >= last.
+    starts = F.array_distinct(
+        F.filter(
+            F.array((j - 2) * step, (j - 1) * step, j * step, F.col("last")),
+            lambda s: (s >= 0) & (s <= F.col("pos")) & (s > F.col("pos") - size) & (s <= F.col("last")),
+        )
+    )
+    single = F.col("n") <= size
+    start = F.explode(F.when(single, F.array(F.lit(0).cast("long"))).otherwise(starts)).alias("start")
+    return rows.select("customer_id", "block", "unit", "spare", start).select(
+        "customer_id", F.concat_ws("#", "block", F.col("start").cast("string")).alias("block"), "unit", "spare"
+    )
+
+
+def _group_neighbours(k: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
     def run(group: pd.DataFrame) -> pd.DataFrame:
+        # One window of at most max_bucket customers (see `windowed`): exact similarities within it.
         ids = group["customer_id"].to_numpy(dtype=object)
-        unit = np.vstack(group["unit"].to_numpy()) if len(group) else np.empty((0, dim))
-        table = int(str(group["block"].iloc[0]).split("|")[1]) if len(group) else 0
-        # Big buckets: order along the table's spare direction, then overlapping windows.
-        order = np.lexsort((ids, unit @ planes[table, -1]))
-        ids, unit = ids[order], unit[order]
-        out_ids, out_nb, out_sim = [], [], []
-        for start, end in _windows(len(ids), settings.max_bucket):
-            sim = unit[start:end] @ unit[start:end].T
-            np.fill_diagonal(sim, -np.inf)
-            take = min(k, end - start - 1)
-            if take <= 0:
-                continue
-            best = np.argpartition(-sim, take - 1, axis=1)[:, :take]
-            rows = np.repeat(np.arange(end - start), take)
-            cols = best.ravel()
-            out_ids.append(ids[start:end][rows])
-            out_nb.append(ids[start:end][cols])
-            out_sim.append(sim[rows, cols])
-        if not out_ids:
+        take = min(k, len(ids) - 1)
+        if take <= 0:
             # Typed empty columns: untyped ones fail Spark's Arrow conversion.
             none = np.array([], dtype=object)
             return pd.DataFrame({"customer_id": none, "neighbour_id": none, "similarity": np.array([], dtype=float)})
-        return pd.DataFrame(
-            {"customer_id": np.concatenate(out_ids), "neighbour_id": np.concatenate(out_nb),
-             "similarity": np.concatenate(out_sim)}
-        )  # fmt: skip
+        unit = np.vstack(group["unit"].to_numpy())
+        sim = unit @ unit.T
+        np.fill_diagonal(sim, -np.inf)
+        best = np.argpartition(-sim, take - 1, axis=1)[:, :take]
+        rows = np.repeat(np.arange(len(ids)), take)
+        cols = best.ravel()
+        return pd.DataFrame({"customer_id": ids[rows], "neighbour_id": ids[cols], "similarity": sim[rows, cols]})
 
     return run
 
@@ -184,7 +207,7 @@ def approximate_neighbours(profiles: DataFrame, k: int, settings: LshSettings, d
     cols = ["customer_id", "fingerprint", *(["archetype_id"] if settings.by_archetype else [])]
     centre = mean_unit(profiles, dim)
     hashed = profiles.select(*cols).mapInArrow(_hasher(settings, dim, centre), _HASHED)
-    pairs = hashed.groupBy("block").applyInPandas(_group_neighbours(k, settings, dim), _PAIRS)
+    pairs = windowed(hashed, settings.max_bucket).groupBy("block").applyInPandas(_group_neighbours(k), _PAIRS)
     # The same pair can come from several tables or windows: keep it once, then the global top k.
     order = Window.partitionBy("customer_id").orderBy(F.desc("similarity"), F.asc("neighbour_id"))
     return (
