@@ -23,7 +23,8 @@ VALID, MALFORMED, OUT_OF_SCOPE = "valid", "malformed", "out_of_scope"
 ROW, KIND, REASON, ROW_HASH = "_row", "_kind", "_reason", "_row_hash"
 
 
-def _q(name: str) -> Column:
+def quoted(name: str) -> Column:
+    """A source column by name, whatever characters the name holds."""
     return F.col(f"`{name}`")
 
 
@@ -32,7 +33,7 @@ def source_expr(mapping: SourceMapping, canonical: str) -> Column | None:
     if spec is None:
         lookup_cols = [lk for lk in mapping.lookups if canonical in lk.columns]
         return F.col(f"_lk{mapping.lookups.index(lookup_cols[0])}_{canonical}") if lookup_cols else None
-    return _q(spec.column) if spec.column else F.expr(spec.expr or "")
+    return quoted(spec.column) if spec.column else F.expr(spec.expr or "")
 
 
 def _blank_to_null(col: Column) -> Column:
@@ -47,7 +48,8 @@ def as_string(col: Column, dtype: T.DataType) -> Column:
     return _blank_to_null(col.cast("string"))
 
 
-def _as_double(col: Column, dtype: T.DataType) -> Column:
+def as_double(col: Column, dtype: T.DataType) -> Column:
+    """A source column as a double: blank, NaN and infinite values become null (unparseable)."""
     parsed = _blank_to_null(col).try_cast("double") if isinstance(dtype, T.StringType) else col.cast("double")
     # NaN and infinities are not amounts: treat them as unparseable.
     return F.when(F.isnan(parsed) | (F.abs(parsed) == float("inf")), F.lit(None)).otherwise(parsed)
@@ -94,7 +96,7 @@ def canonicalise(
         if isinstance(target, T.StringType):
             parsed[canonical] = as_string(expr, dtype)
         elif isinstance(target, T.DoubleType):
-            parsed[canonical] = _as_double(expr, dtype)
+            parsed[canonical] = as_double(expr, dtype)
         else:
             parsed[canonical] = timestamp_column(
                 expr, dtype, mapping.timestamp_format, mapping.zone, mapping.epoch_unit or epoch_unit
@@ -109,7 +111,7 @@ def canonicalise(
     if mapping.returns_order_id_prefix:
         is_return = is_return | p["order_id"].startswith(mapping.returns_order_id_prefix)
     if mapping.returns_flag_column:
-        flag = _q(mapping.returns_flag_column).cast("string")
+        flag = quoted(mapping.returns_flag_column).cast("string")
         is_return = is_return | flag.isin(list(mapping.returns_flag_values))
     is_return = F.coalesce(is_return, F.lit(False))
 
@@ -164,12 +166,7 @@ def canonicalise(
                 checks.append((p["product_id"].rlike(pattern), OUT_OF_SCOPE, code))
     checks.append((quantity == 0, OUT_OF_SCOPE, "zero_quantity"))
 
-    kind: Column = F.lit(VALID)
-    reason: Column = null.cast("string")
-    for cond, k, r in reversed(checks):  # the first matching check wins
-        hit = F.coalesce(cond, F.lit(False))
-        kind = F.when(hit, F.lit(k)).otherwise(kind)
-        reason = F.when(hit, F.lit(r)).otherwise(reason)
+    kind, reason = first_match(checks)
 
     out = df.select(
         p["customer_id"].alias("customer_id"),
@@ -183,8 +180,8 @@ def canonicalise(
         is_return.alias("is_return"),
         kind.alias(KIND),
         reason.alias(REASON),
-        F.to_json(F.struct(*[_q(c) for c in source_cols]), {"ignoreNullFields": "false"}).alias(ROW),
-        F.xxhash64(*[_hashable(_q(f.name), f.dataType) for f in raw.schema.fields if f.name in source_cols]).alias(
+        F.to_json(F.struct(*[quoted(c) for c in source_cols]), {"ignoreNullFields": "false"}).alias(ROW),
+        F.xxhash64(*[_hashable(quoted(f.name), f.dataType) for f in raw.schema.fields if f.name in source_cols]).alias(
             ROW_HASH
         ),
     )
@@ -192,6 +189,17 @@ def canonicalise(
     # Only rejected rows keep their JSON: writing it for every valid line cost ingestion a fifth of its
     # time, and Spark evaluates the JSON of a CASE branch only for the rows that take it.
     return marked.withColumn(ROW, F.when(F.col(KIND) == VALID, F.lit(None)).otherwise(F.col(ROW)))
+
+
+def first_match(checks: list[tuple[Column, str, str]]) -> tuple[Column, Column]:
+    """The (kind, reason) columns of a row: those of the first check it matches, else valid with no reason."""
+    kind: Column = F.lit(VALID)
+    reason: Column = F.lit(None).cast("string")
+    for cond, k, r in reversed(checks):
+        hit = F.coalesce(cond, F.lit(False))
+        kind = F.when(hit, F.lit(k)).otherwise(kind)
+        reason = F.when(hit, F.lit(r)).otherwise(reason)
+    return kind, reason
 
 
 def _hashable(col: Column, dtype: T.DataType) -> Column:

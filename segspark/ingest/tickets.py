@@ -15,7 +15,19 @@ from datetime import UTC, datetime
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from segspark.ingest.canonical import KIND, MALFORMED, OUT_OF_SCOPE, REASON, ROW, VALID, as_string, timestamp_column
+from segspark.ingest.canonical import (
+    KIND,
+    MALFORMED,
+    OUT_OF_SCOPE,
+    REASON,
+    ROW,
+    VALID,
+    as_double,
+    as_string,
+    first_match,
+    quoted,
+    timestamp_column,
+)
 from segspark.ingest.read import CORRUPT, read_source
 from segspark.ingest.validate import IngestReport, account, check_malformed
 from segspark.mapping import SourceMapping, TicketsMapping
@@ -31,10 +43,6 @@ def rejects_partition(source: str) -> str:
     return f"{source}__tickets"
 
 
-def _q(name: str) -> Column:
-    return F.col(f"`{name}`")
-
-
 def classify_tickets(raw: DataFrame, mapping: TicketsMapping, *, max_ts: datetime) -> DataFrame:
     """Canonical ticket columns plus `_kind`, `_reason` and `_row` for every source row."""
     source_cols = list(raw.columns)
@@ -44,7 +52,7 @@ def classify_tickets(raw: DataFrame, mapping: TicketsMapping, *, max_ts: datetim
         spec = mapping.columns.get(canonical)
         if spec is None:
             continue
-        expr = _q(spec.column) if spec.column else F.expr(spec.expr or "")
+        expr = quoted(spec.column) if spec.column else F.expr(spec.expr or "")
         dtype = raw.select(expr.alias("x")).schema[0].dataType  # analysis only, no job
         raw_vals[canonical] = expr
         target = TICKET_TYPES[canonical].simpleString()
@@ -53,9 +61,7 @@ def classify_tickets(raw: DataFrame, mapping: TicketsMapping, *, max_ts: datetim
                 expr, dtype, mapping.timestamp_format, mapping.zone, mapping.epoch_unit, canonical
             )
         elif target == "double":
-            text = F.trim(expr.cast("string"))
-            value = F.when(text == "", F.lit(None)).otherwise(text).try_cast("double")
-            parsed[canonical] = F.when(F.isnan(value) | (F.abs(value) == float("inf")), F.lit(None)).otherwise(value)
+            parsed[canonical] = as_double(expr, dtype)
         elif target == "boolean":
             text = F.lower(F.trim(expr.cast("string")))
             known = ["true", "false", "0", "1", "yes", "no", "y", "n", "t", "f", *mapping.escalated_values]
@@ -91,18 +97,13 @@ def classify_tickets(raw: DataFrame, mapping: TicketsMapping, *, max_ts: datetim
     if "ticket_id" in p:
         checks.append((p["ticket_id"].isNull(), MALFORMED, "missing_ticket_id"))
     checks.append((p["customer_id"].isNull(), OUT_OF_SCOPE, "missing_customer_id"))
-    kind: Column = F.lit(VALID)
-    reason: Column = F.lit(None).cast("string")
-    for cond, k, r in reversed(checks):  # the first matching check wins
-        hit = F.coalesce(cond, F.lit(False))
-        kind = F.when(hit, F.lit(k)).otherwise(kind)
-        reason = F.when(hit, F.lit(r)).otherwise(reason)
+    kind, reason = first_match(checks)
 
     hours = p.get("resolution_hours")
     if hours is None and "resolved_ts" in p:
         hours = (F.unix_micros(p["resolved_ts"]) - F.unix_micros(p["created_ts"])) / F.lit(3.6e9)
     # Without a ticket id, a ticket is named by a hash of its source row: stable across re-ingestion.
-    ticket_id = p.get("ticket_id", F.sha2(F.to_json(F.struct(*[_q(c) for c in source_cols])), 256).substr(1, 16))
+    ticket_id = p.get("ticket_id", F.sha2(F.to_json(F.struct(*[quoted(c) for c in source_cols])), 256).substr(1, 16))
     null = F.lit(None)
     return df.select(
         ticket_id.alias("ticket_id"),
@@ -114,7 +115,7 @@ def classify_tickets(raw: DataFrame, mapping: TicketsMapping, *, max_ts: datetim
         kind.alias(KIND),
         reason.alias(REASON),
         F.when(kind == VALID, null)
-        .otherwise(F.to_json(F.struct(*[_q(c) for c in source_cols]), {"ignoreNullFields": "false"}))
+        .otherwise(F.to_json(F.struct(*[quoted(c) for c in source_cols]), {"ignoreNullFields": "false"}))
         .alias(ROW),
         F.lit(0).cast("long").alias("_row_hash"),
         F.lit(False).alias("is_return"),
@@ -138,6 +139,7 @@ def validate_tickets(
     tickets = mapping.tickets
     if tickets is None:
         return None
+    # Ingestion, not feature code: "the future" is relative to now unless configured (as for the orders).
     limit = max_ts or datetime.now(UTC).replace(tzinfo=None)
     classified = classify_tickets(read_source(spark, tickets), tickets, max_ts=limit)
     staging = staging_path(root, f"{run_id}-tickets")
