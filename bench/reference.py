@@ -82,9 +82,10 @@ def _instant(s: pd.Series, fmt: str | None, zone: str) -> pd.Series:
     return ts.astype("datetime64[us]").astype("int64").where(ts.notna())
 
 
-def ingest(mapping: dict, root: Path, max_ts_us: int) -> tuple[pd.DataFrame, int]:
-    """Canonical valid lines (order_ts in UTC microseconds) and the number of rows quarantined."""
-    raw = _read(mapping["source"], root)
+def ingest(mapping: dict, root: Path, max_ts_us: int, raw: pd.DataFrame | None = None) -> tuple[pd.DataFrame, int]:
+    """Canonical valid lines (order_ts in UTC microseconds) and the number of rows quarantined; `raw` stands
+    for the mapping's source when given."""
+    raw = _read(mapping["source"], root) if raw is None else raw.reset_index(drop=True)
     cols = mapping["columns"]
     zone = (mapping.get("timestamp") or {}).get("zone") or "UTC"
     fmt = (mapping.get("timestamp") or {}).get("format")

@@ -85,3 +85,24 @@ def test_pandas_agrees(slice_and_features) -> None:  # type: ignore[no-untyped-d
         np.testing.assert_allclose(
             got.loc[expected.index, col].astype(float), expected[col].astype(float), rtol=1e-9, atol=1e-9, err_msg=col
         )
+
+
+def test_reference_pipeline_computes_every_feature_segspark_does(slice_and_features) -> None:  # type: ignore[no-untyped-def]
+    # bench/reference.py, the yardstick of docs/benchmarks.md, is a second whole implementation of Appendix A in
+    # pandas: on the same source rows, through the same mapping, every column must agree.
+    import yaml
+
+    from tests.test_reference import load_reference
+
+    part, got = slice_and_features
+    ref = load_reference()
+    lines, quarantined = ref.ingest(ref.load_mapping("online_retail_ii"), ref.ROOT, 10**18, raw=part)
+    axes = yaml.safe_load((ref.CONF / "axes.yaml").read_text())["axes"]
+    table, _ = ref.features(lines, None, AS_OF, "Europe/London", axes)
+    assert quarantined > 0  # the slice's postage and cancellation-only lines
+    assert sorted(table.columns) == sorted(got.columns)
+    assert sorted(table.index) == sorted(got.index)
+    a = table.loc[got.index, got.columns].to_numpy()
+    b = got.to_numpy(dtype=float)
+    agree = np.isclose(a, b, rtol=1e-9, atol=1e-9) | (np.isnan(a) & np.isnan(b))
+    assert agree.all(), [c for c, ok in zip(got.columns, agree.all(axis=0), strict=True) if not ok]
