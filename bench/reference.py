@@ -716,10 +716,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--as-of", type=date.fromisoformat, default=None)
     ap.add_argument("--root", type=Path, default=ROOT, help="the directory the mapping's source path is relative to")
     ap.add_argument("--check", type=Path, default=None, help="a warehouse `segspark run` wrote for the same as-of")
+    ap.add_argument("--json", type=Path, default=None, help="write the step times and counts here")
     args = ap.parse_args(argv)
     start = time.perf_counter()
     result = run(args.source, args.as_of, args.root)
     print(f"total {time.perf_counter() - start:.1f} s")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "seconds": result.seconds, "lines": result.lines, "quarantined": result.quarantined,
+            "customers": len(result.table), "axes": {a: f.k for a, f in result.fits.items()},
+            "drift_rows": result.drift_rows,
+        }, indent=1))  # fmt: skip
     if args.check:
         as_of = args.as_of or date.fromisoformat(
             json.loads(max((args.check / "models").glob("*/manifest.json"), key=lambda p: p.stat().st_mtime).read_text())["as_of"]

@@ -109,6 +109,25 @@ def test_archetypes_registry(three: tuple[DataFrame, Manifest]) -> None:
     assert m.archetype_axes == [AXIS.name]
     assert sum(a["count"] for a in m.archetypes) == 240
     assert {a["key"] for a in m.archetypes} == set(m.axes[AXIS.name].segment_ids)
+    assert m.archetype_count == 3
+
+
+def test_archetype_registry_is_a_table_and_the_manifest_keeps_the_most_common(
+    three: tuple[DataFrame, Manifest],
+) -> None:
+    from segspark.model.fit import archetype_registry, observed_archetypes
+    from segspark.model.identity import archetype_id
+
+    df, m = three
+    registry = archetype_registry(df, m.axes, m.archetype_axes)
+    rows = {r["archetype_key"]: r for r in registry.collect()}  # three rows
+    # The Spark expression gives the same ids as the Python function the scoring pass uses.
+    assert {k: r["archetype_id"] for k, r in rows.items()} == {k: archetype_id(k) for k in rows}
+    counts = Counter(dominant(df, m).values())
+    assert {k: r["customers"] for k, r in rows.items()} == dict(counts)
+    top = observed_archetypes(registry, m.archetype_axes, top=2)
+    assert [a["count"] for a in top] == sorted(counts.values(), reverse=True)[:2]
+    assert top[0]["segments"] == {AXIS.name: top[0]["key"]}
 
 
 def test_save_load_in_fresh_process_scores_identically(

@@ -85,17 +85,20 @@ def test_transform_then_scale_by_hand() -> None:
     np.testing.assert_allclose(d, [[2.0, 0.0], [0.5, 1.5]], rtol=0, atol=1e-12)
 
 
+OBSERVED = {a["key"] for a in hand_manifest().archetypes}
+
+
 def test_score_record_and_document() -> None:
     model = ScoringModel.from_manifest(hand_manifest())
     raw = np.array([[3.0, 4.0, math.e**3 - 1], [0.0, 10.0, 0.0]])
     s = score(model, raw)
     keys = archetype_keys(model, s)
     assert keys == ["freq_s1|value_s1", "freq_s2|value_s0"]
-    first = profile_record(model, s, 0, keys)
+    first = profile_record(model, s, 0, keys, OBSERVED)
     assert first["dominant_segments"] == {"freq": "freq_s1", "value": "value_s1"}
     assert first["segment_tiers"] == {"freq": 3, "value": 2}
     assert first["archetype_is_new"] is False
-    second = profile_record(model, s, 1, keys)
+    second = profile_record(model, s, 1, keys, OBSERVED)
     assert second["archetype_is_new"] is True
     assert second["segment_tiers"]["freq"] == 1
     # Fingerprint: freq's three distances, then value's two, in segment order.

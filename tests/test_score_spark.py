@@ -30,6 +30,15 @@ ROWS: list[tuple[str, float | None, float | None, float | None]] = [
 ]
 
 
+def known(spark: SparkSession, keys: list[str] | None = None) -> DataFrame:
+    """The registry of archetype keys observed at fit time: the hand model's, or `keys`."""
+    observed = keys if keys is not None else OBSERVED
+    return spark.createDataFrame([(k,) for k in observed], "archetype_key string")
+
+
+OBSERVED = [a["key"] for a in hand_manifest().archetypes]
+
+
 def features(spark: SparkSession, rows: list[Any] | None = None) -> DataFrame:
     schema = T.StructType(
         [T.StructField("customer_id", T.StringType(), False)]
@@ -46,13 +55,13 @@ def core_frame(
     raw = np.array([[np.nan if v is None else v for v in r[1:]] for r in rows], dtype=float)
     s = score(model, raw)
     keys = archetype_keys(model, s)
-    records = [{"customer_id": r[0], **profile_record(model, s, i, keys)} for i, r in enumerate(rows)]
+    records = [{"customer_id": r[0], **profile_record(model, s, i, keys, OBSERVED)} for i, r in enumerate(rows)]
     return spark.createDataFrame([tuple(rec[c] for c in PROFILE_COLUMNS) for rec in records], schema)
 
 
 def test_spark_pass_equals_numpy_core(spark: SparkSession) -> None:
     model = ScoringModel.from_manifest(hand_manifest())
-    got = score_profiles(features(spark), model)
+    got = score_profiles(features(spark), model, known(spark))
     assert tuple(got.columns) == PROFILE_COLUMNS
     expected = core_frame(spark, model, got.schema)
     # Maps cannot be sorted by Spark, so both sides are ordered by customer id.
@@ -66,7 +75,7 @@ def test_spark_pass_one_row_per_batch(spark: SparkSession) -> None:
     rows = [*ROWS, *[(f"{r[0]}-again", *r[1:]) for r in reversed(ROWS)]]
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "1")
     try:
-        got = score_profiles(features(spark, rows).coalesce(1), model).orderBy("customer_id")
+        got = score_profiles(features(spark, rows).coalesce(1), model, known(spark)).orderBy("customer_id")
         expected = core_frame(spark, model, got.schema, rows).orderBy("customer_id")
         assert_df_equality(got, expected, ignore_nullable=True)
     finally:
@@ -75,7 +84,7 @@ def test_spark_pass_one_row_per_batch(spark: SparkSession) -> None:
 
 def test_spark_pass_by_hand(spark: SparkSession) -> None:
     model = ScoringModel.from_manifest(hand_manifest())
-    rows = {r.customer_id: r for r in score_profiles(features(spark), model).collect()}
+    rows = {r.customer_id: r for r in score_profiles(features(spark), model, known(spark)).collect()}
     c1 = rows["C1"]
     assert c1.dominant_segments == {"freq": "freq_s1", "value": "value_s1"}
     assert c1.segment_distances["freq"]["freq_s1"] == pytest.approx(0.0, abs=1e-12)
@@ -94,7 +103,7 @@ def test_unseen_archetype_same_id_across_runs(spark: SparkSession) -> None:
     model = ScoringModel.from_manifest(hand_manifest(registry=[]))
 
     def ids() -> dict[str, tuple[str, bool]]:
-        df = score_profiles(features(spark), model)
+        df = score_profiles(features(spark), model, known(spark, []))
         return {r.customer_id: (r.archetype_id, r.archetype_is_new) for r in df.collect()}
 
     first, second = ids(), ids()
@@ -106,7 +115,7 @@ def test_unseen_archetype_same_id_across_runs(spark: SparkSession) -> None:
 def test_profile_from_disk_equals_in_memory(spark: SparkSession, warehouse: str) -> None:
     manifest = hand_manifest()
     model = ScoringModel.from_manifest(manifest)
-    df = score_profiles(features(spark), model).withColumn("lifetime_value", F.lit(12.5))
+    df = score_profiles(features(spark), model, known(spark)).withColumn("lifetime_value", F.lit(12.5))
     write_partition(df, root=warehouse, table="customer_profiles", key="snapshot_date", value="2024-01-01", run_id="r1")
     back = read_partitions(spark, root=warehouse, table="customer_profiles", key="snapshot_date", values=["2024-01-01"])
     row = back.filter(F.col("customer_id") == "C6").first()
@@ -115,7 +124,7 @@ def test_profile_from_disk_equals_in_memory(spark: SparkSession, warehouse: str)
 
     raw = np.array([[0.1, np.nan, 7.5]])
     s = score(model, raw)
-    rec: dict[str, Any] = profile_record(model, s, 0, archetype_keys(model, s))
+    rec: dict[str, Any] = profile_record(model, s, 0, archetype_keys(model, s), OBSERVED)
     in_memory = level3_document(
         model, {**rec, "customer_id": "C6", "snapshot_date": "2024-01-01", "lifetime_value": 12.5}
     )
@@ -143,7 +152,8 @@ def test_missing_feature_column_names_it(spark: SparkSession) -> None:
 
     orders = spark.createDataFrame([], "customer_id string")
     with pytest.raises(SegsparkError, match="value__v"):
-        profiles(features(spark).drop("value__v"), orders, hand_manifest(), as_of=date(2024, 1, 1))
+        profiles(features(spark).drop("value__v"), orders, hand_manifest(), as_of=date(2024, 1, 1),
+                 registry=known(spark))
 
 
 def test_vectors_pass_equals_numpy_core(spark: SparkSession) -> None:
@@ -155,7 +165,7 @@ def test_vectors_pass_equals_numpy_core(spark: SparkSession) -> None:
     s = score(model, raw)
     keys = archetype_keys(model, s)
     for i, r in enumerate(ROWS):
-        rec = profile_record(model, s, i, keys)
+        rec = profile_record(model, s, i, keys, OBSERVED)
         row = got[r[0]]
         assert row.archetype_id == rec["archetype_id"]
         assert row.fingerprint == rec["fingerprint"]

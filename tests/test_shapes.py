@@ -193,3 +193,18 @@ def test_planted_groups_are_recovered_per_axis(spark: SparkSession, planted: tup
         scores[axis] = adjusted_rand_score(rows["group"], found)
     failing = {a: round(s, 3) for a, s in scores.items() if s < ARI_AT_LEAST[a]}
     assert not failing, f"ARI below threshold: {failing} (all: { {a: round(s, 3) for a, s in scores.items()} })"
+
+
+def test_planted_archetype_registry_is_the_models_table(spark: SparkSession, planted: tuple[Ran, DataFrame]) -> None:
+    # Every observed combination is in the model's archetypes/ table, and the profiles' novelty flag is read
+    # against it: at fit time, on the fit snapshot, no combination is new.
+    ran, _ = planted
+    from segspark.model.manifest import REGISTRY
+
+    registry = spark.read.parquet(str(Path(ran.summary["steps"]["fit"]["model"]) / REGISTRY))
+    assert registry.count() == ran.model.archetype_count > 0
+    assert registry.agg(F.sum("customers")).first()[0] == ran.summary["steps"]["features"]["rows"]
+    profiles = read_partitions(spark, root=ran.root, table="customer_profiles", key="snapshot_date",
+                               values=[ran.summary["as_of"]])  # fmt: skip
+    assert profiles.filter(F.col("archetype_is_new")).count() == 0
+    assert profiles.select("archetype_key").distinct().count() == ran.model.archetype_count

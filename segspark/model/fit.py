@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.utils import is_remote
 
@@ -19,7 +19,7 @@ from segspark.exc import SegsparkError
 from segspark.features.axes import AxisSpec
 from segspark.model import identity, naming
 from segspark.model.assign import dominant_column
-from segspark.model.identity import archetype_id, archetype_key
+from segspark.model.identity import archetype_key
 from segspark.model.kmeans import AxisFit, AxisUnfittable, KSearch, fit_axis
 from segspark.model.manifest import AxisModel, Manifest
 from segspark.model.quantiles import exact_quantiles
@@ -161,27 +161,45 @@ def _axis_model(
     )
 
 
-def observed_archetypes(
-    features: DataFrame, models: Mapping[str, AxisModel], axes: Sequence[str]
-) -> list[dict[str, Any]]:
-    """Combinations of dominant segments over the archetype axes, with their counts (most common first)."""
+# Archetypes the manifest lists (the most common); the whole registry is a table next to it.
+TOP_ARCHETYPES = 100
+
+
+def archetype_registry(features: DataFrame, models: Mapping[str, AxisModel], axes: Sequence[str]) -> DataFrame:
+    """archetype_id, archetype_key and customers of every combination of dominant segments observed in
+    `features` over the archetype axes: as many rows as combinations, so it stays a table, never a list."""
+    dominant = features.select(*[dominant_column(models[a]).alias(a) for a in axes])
+    key = F.concat_ws("|", *[F.col(a) for a in axes])
+    return (
+        dominant.groupBy(*axes)
+        .agg(F.count(F.lit(1)).alias("customers"))
+        .select(archetype_id_column(key).alias("archetype_id"), key.alias("archetype_key"), "customers")
+    )
+
+
+def archetype_id_column(key: Column) -> Column:
+    """`identity.archetype_id` as a Spark expression: "A" and the first 10 hex digits of the key's SHA-256."""
+    return F.concat(F.lit("A"), F.substring(F.sha2(key, 256), 1, 10))
+
+
+def observed_archetypes(registry: DataFrame, axes: Sequence[str], top: int = TOP_ARCHETYPES) -> list[dict[str, Any]]:
+    """The `top` most common combinations of the registry (most common first), for the manifest."""
     if not axes:
         return []
-    dominant = features.select(*[dominant_column(models[a]).alias(a) for a in axes])
-    rows = dominant.groupBy(*axes).count().collect()  # one row per observed combination
+    rows = registry.orderBy(F.desc("customers"), "archetype_key").limit(top).collect()  # at most `top` rows
     out = []
     for r in rows:
-        segs = [r[a] for a in axes]
-        key = archetype_key(segs)
+        key = r["archetype_key"]
+        assert archetype_key(key.split("|")) == key
         out.append(
             {
-                "archetype_id": archetype_id(key),
+                "archetype_id": r["archetype_id"],
                 "key": key,
-                "segments": dict(zip(axes, segs, strict=True)),
-                "count": int(r["count"]),
+                "segments": dict(zip(axes, key.split("|"), strict=True)),
+                "count": int(r["customers"]),
             }
         )
-    return sorted(out, key=lambda a: (-a["count"], a["key"]))
+    return out
 
 
 def fit_model(
@@ -295,9 +313,16 @@ def fit_model(
         input_fingerprint=fingerprint,
         axes=models,
         archetype_axes=arche_axes,
-        archetypes=observed_archetypes(features, models, arche_axes),
+        archetypes=[],
         skipped_axes=skipped_axes,
         previous_model=previous.model_version if previous else None,
         fit_config=settings,
     )
+    if arche_axes:
+        registry = archetype_registry(features, models, arche_axes).cache()
+        try:
+            manifest.archetypes = observed_archetypes(registry, arche_axes)
+            manifest.archetype_count = registry.count()
+        finally:
+            registry.unpersist()
     return manifest, fits

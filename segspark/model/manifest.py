@@ -19,6 +19,7 @@ from segspark.paths import is_local, local_path, table_path
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+REGISTRY = "archetypes"  # the model's table of every observed archetype (archetype_id, archetype_key, customers)
 
 
 @dataclass
@@ -66,7 +67,10 @@ class Manifest:
     input_fingerprint: str
     axes: dict[str, AxisModel]
     archetype_axes: list[str]
+    # The most common observed archetypes (at most fit.TOP_ARCHETYPES); all of them are in the model's
+    # `archetypes/` table (REGISTRY), `archetype_count` of them.
     archetypes: list[dict[str, Any]]
+    archetype_count: int = 0
     skipped_axes: dict[str, str] = field(default_factory=dict)
     # Features of fitted axes left out on this source (e.g. time of day on a date-only export), with why.
     dropped_features: dict[str, str] = field(default_factory=dict)

@@ -6,14 +6,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from segspark.features.axes import load_axes
 from segspark.mapping import SourceMapping
 from segspark.model.claude_names import CACHE_FILE, NamingSettings, load_cache, name_model, save_cache
-from segspark.model.fit import fit_model
+from segspark.model.fit import archetype_registry, fit_model
 from segspark.model.kmeans import AxisFit
-from segspark.model.manifest import Manifest, load_manifest, model_dir, save_manifest
+from segspark.model.manifest import REGISTRY, Manifest, load_manifest, model_dir, save_manifest
 from segspark.paths import local_path
 from segspark.tables import committed, read_partitions
 
@@ -57,8 +57,22 @@ def run_fit(
         manifest = name_and_cache(manifest, base, NamingSettings.from_config(naming), previous)
     if cfg.get("save_mllib", True):
         save_stages(fits, base)
+    if manifest.archetype_axes:
+        # Every observed combination, as a table: the manifest lists only the most common.
+        archetype_registry(features, manifest.axes, manifest.archetype_axes).coalesce(1).write.mode(
+            "overwrite"
+        ).parquet(f"{base}/{REGISTRY}")
     path = save_manifest(root, manifest)  # last: the manifest makes the directory a model
     return manifest, path
+
+
+def read_registry(spark: SparkSession, root: str, manifest: Manifest) -> DataFrame:
+    """The archetype keys observed when `manifest` was fitted (column archetype_key)."""
+    path = f"{model_dir(root, manifest.model_version)}/{REGISTRY}"
+    if local_path(path).is_dir():
+        return spark.read.parquet(path).select("archetype_key")
+    # A model saved before the registry was a table lists every combination in its manifest.
+    return spark.createDataFrame([(str(a["key"]),) for a in manifest.archetypes], "archetype_key string")
 
 
 def save_stages(fits: Mapping[str, AxisFit], base: str) -> None:

@@ -120,8 +120,14 @@ def churn_list(drift: DataFrame, frequency_axis: str, limit: int = CHURN_LIST) -
     return [r.asDict() for r in rows]
 
 
-def flows(population: DataFrame, manifest: Manifest, top: int = TOP_FLOWS) -> list[dict[str, Any]]:
-    """The largest archetype migrations of the most recent baseline, labelled."""
+def flows(
+    population: DataFrame, manifest: Manifest, top: int = TOP_FLOWS, profiles: DataFrame | None = None
+) -> list[dict[str, Any]]:
+    """The largest archetype migrations of the most recent baseline, labelled.
+
+    An archetype's key comes from the manifest's most common ones, else from `profiles` (archetype_id,
+    archetype_key) for just the ids the flows name.
+    """
     arche = population.filter(F.col("kind") == "archetype_flow")
     newest = arche.agg(F.min("days_elapsed")).first()
     if newest is None or newest[0] is None:
@@ -133,6 +139,10 @@ def flows(population: DataFrame, manifest: Manifest, top: int = TOP_FLOWS) -> li
         .limit(top)
         .collect()  # at most `top` rows
     )
+    unknown = sorted({r[c] for r in rows for c in ("from_segment", "to_segment")} - set(keys) - {None})
+    if unknown and profiles is not None:
+        found = profiles.filter(F.col("archetype_id").isin(unknown)).select("archetype_id", "archetype_key").distinct()
+        keys.update({r["archetype_id"]: r["archetype_key"] for r in found.collect()})  # at most 2 x `top` rows
     return [
         {"baseline": r["baseline_date"], "from": r["from_segment"], "to": r["to_segment"], "customers": r["customers"],
          "moves": archetype_moves(manifest, keys.get(r["from_segment"]), keys.get(r["to_segment"]))}
@@ -196,7 +206,7 @@ def gather(
         ]
         data.churn = churn_list(drift, frequency_axis)
         population = _optional(spark, root, "drift_population", "snapshot_date", as_of)
-        data.flows = flows(population, manifest) if population is not None else []
+        data.flows = flows(population, manifest, profiles=profiles) if population is not None else []
     # What the run skipped, with its reasons (backfill dates, baselines), as the run said them.
     data.notes += list(skips or [])
     rejects = _optional(spark, root, "rejects", "source", manifest.source)

@@ -12,7 +12,7 @@ batches, so a customer scored in Spark equals the same customer scored here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +77,6 @@ class ScoringModel:
     model_version: str
     axes: dict[str, AxisModel]
     archetype_axes: tuple[str, ...]
-    registry: frozenset[str]
 
     @classmethod
     def from_manifest(cls, manifest: Manifest) -> ScoringModel:
@@ -86,7 +85,6 @@ class ScoringModel:
             model_version=manifest.model_version,
             axes=dict(manifest.axes),
             archetype_axes=tuple(manifest.archetype_axes),
-            registry=frozenset(str(a["key"]) for a in manifest.archetypes),
         )
 
     @property
@@ -163,15 +161,18 @@ def archetype_keys(model: ScoringModel, scores: Scores) -> list[str]:
     return [keys[i] for i in inverse.tolist()]
 
 
-def profile_record(model: ScoringModel, scores: Scores, i: int, keys: Sequence[str]) -> dict[str, Any]:
-    """Row i as a `customer_profiles` record (without customer id, date and business metrics)."""
+def profile_record(
+    model: ScoringModel, scores: Scores, i: int, keys: Sequence[str], observed: Container[str]
+) -> dict[str, Any]:
+    """Row i as a `customer_profiles` record (without customer id, date and business metrics); `observed` holds
+    the archetype keys of the model's registry."""
     key = keys[i]
     segs = {name: ax.segment_ids for name, ax in model.axes.items()}
     return {
         "model_version": model.model_version,
         "archetype_id": archetype_id(key),
         "archetype_key": key,
-        "archetype_is_new": key not in model.registry,
+        "archetype_is_new": key not in observed,
         "segment_memberships": {
             a: dict(zip(segs[a], map(float, s.memberships[i]), strict=True)) for a, s in scores.axes.items()
         },

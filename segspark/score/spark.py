@@ -3,7 +3,9 @@
 The numpy core runs on whole Arrow batches (no per-row Python), and the
 `customer_profiles` columns, maps included, are assembled as Arrow arrays from
 its output with vectorised offsets and `take`s. The model travels once per task
-inside the function's closure; nothing customer-sized reaches the driver.
+inside the function's closure; nothing customer-sized reaches the driver or the
+closure: whether an archetype was observed at fit time is a join with the
+model's archetype registry (a table of its own), not a set shipped to tasks.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ PROFILE_SCHEMA = T.StructType(
     ]
 )
 PROFILE_COLUMNS = tuple(PROFILE_SCHEMA.fieldNames())
+# What the scoring pass itself returns: the profile without archetype_is_new, which the registry join adds.
+_SCORED_SCHEMA = T.StructType([f for f in PROFILE_SCHEMA.fields if f.name != "archetype_is_new"])
 
 _NESTED = pa.map_(pa.string(), pa.map_(pa.string(), pa.float64()))
 ARROW_SCHEMA = pa.schema(
@@ -44,7 +48,6 @@ ARROW_SCHEMA = pa.schema(
         pa.field("model_version", pa.string(), False),
         pa.field("archetype_id", pa.string(), False),
         pa.field("archetype_key", pa.string(), False),
-        pa.field("archetype_is_new", pa.bool_(), False),
         pa.field("segment_memberships", _NESTED),
         pa.field("segment_distances", _NESTED),
         pa.field("dominant_segments", pa.map_(pa.string(), pa.string())),
@@ -99,9 +102,9 @@ def _flat(layout: _Layout, n: int, values: pa.Array) -> pa.Array:
 class _Archetypes:
     """Per-row archetype columns as Arrow arrays.
 
-    A task meets the same combinations batch after batch, so each one's key, id
-    and novelty are worked out once per task and reused (kept per task: the
-    object travels in the closure, empty).
+    A task meets the same combinations batch after batch, so each one's key and
+    id are worked out once per task and reused (kept per task: the object
+    travels in the closure, empty).
     """
 
     def __init__(self, model: ScoringModel) -> None:
@@ -122,12 +125,10 @@ class _Archetypes:
         keys, inverse = self._distinct(s)
         return pc.take(self._id_array(keys), inverse)
 
-    def columns(self, s: Scores) -> tuple[pa.Array, pa.Array, pa.Array]:
-        """archetype_id, archetype_key and archetype_is_new of every row."""
+    def columns(self, s: Scores) -> tuple[pa.Array, pa.Array]:
+        """archetype_id and archetype_key of every row."""
         keys, inverse = self._distinct(s)
-        is_new = pa.array([k not in self.model.registry for k in keys], pa.bool_())
-        return (pc.take(self._id_array(keys), inverse), pc.take(pa.array(keys, pa.string()), inverse),
-                pc.take(is_new, inverse))  # fmt: skip
+        return pc.take(self._id_array(keys), inverse), pc.take(pa.array(keys, pa.string()), inverse)
 
 
 def _raw(batch: pa.RecordBatch, columns: list[str]) -> np.ndarray:
@@ -222,7 +223,18 @@ def score_vectors(features: DataFrame, model: ScoringModel) -> DataFrame:
     return inputs.mapInArrow(_vector_scorer(model), VECTORS_SCHEMA)
 
 
-def score_profiles(features: DataFrame, model: ScoringModel) -> DataFrame:
-    """Features (customer_id + the model's raw columns) -> one profile row per customer (PROFILE_SCHEMA)."""
+def score_profiles(features: DataFrame, model: ScoringModel, registry: DataFrame) -> DataFrame:
+    """Features (customer_id + the model's raw columns) -> one profile row per customer (PROFILE_SCHEMA).
+
+    `registry` holds the archetype keys observed at fit time (column `archetype_key`); a row whose
+    combination is not among them is flagged `archetype_is_new`.
+    """
     inputs = features.select(F.col("customer_id").cast("string"), *[F.col(c).cast("double") for c in model.columns])
-    return inputs.mapInArrow(_scorer(model), PROFILE_SCHEMA)
+    scored = inputs.mapInArrow(_scorer(model), _SCORED_SCHEMA)
+    known = registry.select("archetype_key", F.lit(False).alias("archetype_is_new")).distinct()
+    # Left join on the key: Spark broadcasts the registry when it is small and shuffles both sides when it
+    # is not, so its size never lands on the driver or in a task's closure.
+    joined = scored.join(known, "archetype_key", "left")
+    return joined.select(
+        *[F.coalesce(F.col(c), F.lit(True)).alias(c) if c == "archetype_is_new" else F.col(c) for c in PROFILE_COLUMNS]
+    )

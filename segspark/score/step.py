@@ -12,6 +12,7 @@ from segspark.exc import MissingInputError
 from segspark.features.metrics import business_metrics
 from segspark.mapping import SourceMapping
 from segspark.model.manifest import Manifest
+from segspark.model.step import read_registry
 from segspark.score.core import ScoringModel
 from segspark.score.spark import PROFILE_COLUMNS, score_profiles
 from segspark.tables import Commit, committed, read_partitions, write_partition
@@ -34,10 +35,13 @@ def read_features(spark: SparkSession, root: str, as_of: date) -> DataFrame:
     return df.drop("snapshot_date")
 
 
-def profiles(features: DataFrame, orders_table: DataFrame, manifest: Manifest, *, as_of: date) -> DataFrame:
-    """Score every customer of `features` and attach lifetime_value and total_orders."""
+def profiles(
+    features: DataFrame, orders_table: DataFrame, manifest: Manifest, *, as_of: date, registry: DataFrame
+) -> DataFrame:
+    """Score every customer of `features` and attach lifetime_value and total_orders; `registry` holds the
+    archetype keys observed at fit time (`read_registry`)."""
     manifest.check_columns(features.columns)
-    scored = score_profiles(features, ScoringModel.from_manifest(manifest))
+    scored = score_profiles(features, ScoringModel.from_manifest(manifest), registry)
     metrics = business_metrics(orders_table, as_of=as_of)
     return scored.join(metrics, "customer_id", how="left").select(
         *PROFILE_COLUMNS,
@@ -51,7 +55,9 @@ def run_score(
 ) -> ScoreResult:
     """Score the committed features of `as_of` with `manifest` and commit the profiles partition."""
     orders = read_partitions(spark, root=root, table="orders", key="source", values=[mapping.name]).drop("source")
-    df = profiles(read_features(spark, root, as_of), orders, manifest, as_of=as_of)
+    df = profiles(
+        read_features(spark, root, as_of), orders, manifest, as_of=as_of, registry=read_registry(spark, root, manifest)
+    )
     commit = write_partition(df, root=root, table=PROFILES, key="snapshot_date", value=as_of.isoformat(), run_id=run_id)
     return ScoreResult(as_of=as_of, model_version=manifest.model_version, commit=commit)
 
