@@ -134,7 +134,7 @@ def generate(lines: int, where: Path) -> Path:
                "--end", END, "--days", "730", "--out", str(where), "--set", "spark.master=local[2]",
                "--set", "spark.driver_memory=8g"]  # fmt: skip
         started = time.perf_counter()
-        subprocess.run(cmd, check=True, cwd=ROOT)
+        subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
         print(f"generated {lines:,} lines, {customers:,} customers in {time.perf_counter() - started:.0f} s", flush=True)
     spec = yaml.safe_load((ROOT / "segspark" / "conf" / "sources" / "synthetic.yaml").read_text())
     spec["source"]["path"] = str(where / "orders")
@@ -149,7 +149,8 @@ def run_segspark(lines: int, mapping: Path, where: Path, master: str, timeout: f
     cmd = [sys.executable, "-m", "segspark.cli", "run", "--source", str(mapping), "--as-of", END,
            "--set", f"warehouse.root={root}", "--set", f"spark.master={master}",
            "--set", f"spark.driver_memory={driver_memory}"]  # fmt: skip
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+    # This checkout's segspark, in the driver and in the Python workers, whatever the venv has installed.
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYTHONPATH": str(ROOT)}
     outcome, seconds, peak, java = watch(cmd, timeout=timeout, memory_limit=None, log=where / f"segspark-{master}.log",
                                          env=env)  # fmt: skip
     steps: dict[str, float] = {}
