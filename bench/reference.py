@@ -229,11 +229,14 @@ def features(lines: pd.DataFrame, tickets: pd.DataFrame | None, as_of: date, zon
     wanted = [f"{a}__{f}" for a, s in planned.items() for f in s["features"]]
     buy = lines[(lines["quantity"] > 0) & ~lines["is_return"]]
     has_channel = bool(buy["channel"].notna().any())
+    # The smallest channel of an order, through sorted category codes (a min over strings is pure Python).
+    channels = pd.Categorical(buy["channel"], categories=sorted(buy["channel"].dropna().unique()), ordered=True)
+    codes = np.where(channels.codes < 0, np.iinfo(np.int64).max, channels.codes)
     o = (
-        buy.assign(has_discount=buy["discount_amount"].fillna(0.0) > 0)
+        buy.assign(has_discount=buy["discount_amount"].fillna(0.0) > 0, channel_code=codes)
         .groupby(["customer_id", "order_id"], sort=False)
         .agg(order_time=("order_ts", "min"), order_value=("line_amount", "sum"), has_discount=("has_discount", "max"),
-             **({"order_channel": ("channel", "min")} if has_channel else {}))  # fmt: skip
+             channel_code=("channel_code", "min"))  # fmt: skip
         .reset_index()
         .sort_values(["customer_id", "order_time", "order_id"], kind="stable")
         .reset_index(drop=True)
@@ -244,8 +247,8 @@ def features(lines: pd.DataFrame, tickets: pd.DataFrame | None, as_of: date, zon
     o["n"] = g["order_time"].transform("size")
     o["first_time"] = g["order_time"].transform("min")
     o["local_time"] = _local(o["order_time"], zone)
-    if not has_channel:
-        o["order_channel"] = None
+    names = np.append(np.asarray(channels.categories, dtype=object), None)  # the last stands for "no channel"
+    o["order_channel"] = names[np.minimum(o["channel_code"], len(names) - 1)]
     out = pd.DataFrame(index=pd.Index(o["customer_id"].unique(), name="customer_id"))
 
     # Order sequence.
@@ -340,8 +343,8 @@ def features(lines: pd.DataFrame, tickets: pd.DataFrame | None, as_of: date, zon
     if any(c.startswith("communication_preference") for c in wanted):
         f.update(_channel_features(o, tix, zone, out.index))
     if any(c.startswith("support_history") for c in wanted):
-        t = tix.groupby("customer_id").agg(tickets=("created_ts", "size"), sat=("satisfaction", "mean"),
-                                            esc=("escalated", lambda e: int(e.fillna(False).sum())))  # fmt: skip
+        t = tix.assign(esc=tix["escalated"].fillna(False).astype(int)).groupby("customer_id").agg(
+            tickets=("created_ts", "size"), sat=("satisfaction", "mean"), esc=("esc", "sum"))  # fmt: skip
         t = t.reindex(out.index)
         tk = t["tickets"].fillna(0)
         f["support_history__tickets_per_order"] = tk / n
