@@ -8,7 +8,7 @@ from datetime import date
 from pyspark.sql import SparkSession
 
 from segspark.features.axes import load_axes
-from segspark.features.engine import FeaturePlan, compute_features, default_as_of
+from segspark.features.engine import FeaturePlan, cached_features, default_as_of
 from segspark.mapping import SourceMapping
 from segspark.tables import committed, read_partitions, write_partition
 
@@ -31,12 +31,12 @@ def run_features(
     tickets = None
     if mapping.tickets is not None and mapping.name in committed(spark, root=root, table="tickets", key="source"):
         tickets = read_partitions(spark, root=root, table="tickets", key="source", values=[mapping.name]).drop("source")
-    features, plan = compute_features(
+    with cached_features(
         orders, load_axes(axes_file), as_of=day, zone=mapping.zone, date_only=mapping.date_only, tickets_table=tickets
-    )
-    # The plan's reasons travel with the snapshot, so a later `segspark fit` on it can say why.
-    commit = write_partition(
-        features, root=root, table="features", key="snapshot_date", value=day.isoformat(), run_id=run_id,
-        info={"skipped_axes": plan.skipped, "dropped_features": plan.dropped},
-    )  # fmt: skip
+    ) as (features, plan):
+        # The plan's reasons travel with the snapshot, so a later `segspark fit` on it can say why.
+        commit = write_partition(
+            features, root=root, table="features", key="snapshot_date", value=day.isoformat(), run_id=run_id,
+            info={"skipped_axes": plan.skipped, "dropped_features": plan.dropped},
+        )  # fmt: skip
     return FeatureResult(as_of=day, plan=plan, customers=commit.row_count)
