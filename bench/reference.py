@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,7 +142,8 @@ def ingest_tickets(mapping: dict, root: Path) -> pd.DataFrame | None:
     out = pd.DataFrame({"customer_id": _as_id(raw[cols["customer_id"]])})
     out["created_ts"] = _instant(raw[cols["created_ts"]], None, zone)
     out["channel"] = _as_id(raw[cols["channel"]]) if "channel" in cols else None
-    out["satisfaction"] = pd.to_numeric(raw[cols["satisfaction"]], errors="coerce") if "satisfaction" in cols else np.nan
+    rated = "satisfaction" in cols
+    out["satisfaction"] = pd.to_numeric(raw[cols["satisfaction"]], errors="coerce") if rated else np.nan
     out["escalated"] = raw[cols["escalated"]].astype("boolean") if "escalated" in cols else pd.NA
     return out[out["customer_id"].notna() & out["created_ts"].notna()].reset_index(drop=True)
 
@@ -228,15 +228,18 @@ def features(lines: pd.DataFrame, tickets: pd.DataFrame | None, as_of: date, zon
     planned = plan(axes, detect(lines, tix, zone, date_only))
     wanted = [f"{a}__{f}" for a, s in planned.items() for f in s["features"]]
     buy = lines[(lines["quantity"] > 0) & ~lines["is_return"]]
-    has_channel = bool(buy["channel"].notna().any())
     # The smallest channel of an order, through sorted category codes (a min over strings is pure Python).
     channels = pd.Categorical(buy["channel"], categories=sorted(buy["channel"].dropna().unique()), ordered=True)
     codes = np.where(channels.codes < 0, np.iinfo(np.int64).max, channels.codes)
     o = (
         buy.assign(has_discount=buy["discount_amount"].fillna(0.0) > 0, channel_code=codes)
         .groupby(["customer_id", "order_id"], sort=False)
-        .agg(order_time=("order_ts", "min"), order_value=("line_amount", "sum"), has_discount=("has_discount", "max"),
-             channel_code=("channel_code", "min"))  # fmt: skip
+        .agg(
+            order_time=("order_ts", "min"),
+            order_value=("line_amount", "sum"),
+            has_discount=("has_discount", "max"),
+            channel_code=("channel_code", "min"),
+        )
         .reset_index()
         .sort_values(["customer_id", "order_time", "order_id"], kind="stable")
         .reset_index(drop=True)
@@ -333,8 +336,9 @@ def features(lines: pd.DataFrame, tickets: pd.DataFrame | None, as_of: date, zon
 
     idx = o[["customer_id", "order_id", "idx", "n"]]
     purchases = buy.merge(idx, on=["customer_id", "order_id"], how="inner")
-    if any(c.startswith(("repurchase_behavior__r", "repurchase_behavior__s", "product_knowledge", "customer_maturity__e",
-                         "value_sophistication__discount")) for c in wanted):  # fmt: skip
+    product_columns = ("repurchase_behavior__r", "repurchase_behavior__s", "product_knowledge",
+                       "customer_maturity__e", "value_sophistication__discount")  # fmt: skip
+    if any(c.startswith(product_columns) for c in wanted):
         f.update(_product_features(purchases, out.index))
     if any(c.startswith("category_exploration") for c in wanted):
         f.update(_category_features(purchases, o, out.index))
@@ -384,7 +388,8 @@ def _product_features(p: pd.DataFrame, index: pd.Index) -> dict[str, pd.Series]:
     per["k"] = priced.groupby(p["customer_id"]).sum()
     per["repeat_lines"] = p["repeat"].groupby(p["customer_id"]).sum()
     per["spend"] = p["line_amount"].where(priced).groupby(p["customer_id"]).sum()
-    per["cheap"] = p["line_amount"].where(priced & (p["unit_price"] < p["median_price"])).groupby(p["customer_id"]).sum()
+    cheap = priced & (p["unit_price"] < p["median_price"])
+    per["cheap"] = p["line_amount"].where(cheap).groupby(p["customer_id"]).sum()
     per["repeat_orders"] = p.groupby(["customer_id", "order_id"])["repeat"].max().groupby(level=0).sum()
     per["n"] = gl["n"].max()
     per = per[per["k"] > 0].reindex(index)
@@ -458,9 +463,11 @@ def _channel_features(o: pd.DataFrame, tix: pd.DataFrame | None, zone: str, inde
     per = touches.groupby(["customer_id", "channel"]).size()
     g = per.groupby(level=0)
     angle = _hour_angle(touches["local_time"])
-    mean = pd.DataFrame({"s": np.sin(angle), "c": np.cos(angle), "customer_id": touches["customer_id"]}).groupby(
-        "customer_id"
-    )[["s", "c"]].mean()
+    mean = (
+        pd.DataFrame({"s": np.sin(angle), "c": np.cos(angle), "customer_id": touches["customer_id"]})
+        .groupby("customer_id")[["s", "c"]]
+        .mean()
+    )
     a = np.arctan2(mean["s"], mean["c"])
     return {
         "communication_preference__primary_channel_share": (g.max() / g.sum()).reindex(index),
@@ -689,7 +696,8 @@ def check(result: Result, warehouse: Path, as_of: date) -> bool:
         # Scoring: the reference's formula on segspark's model against segspark's memberships.
         m = score(ours, {axis: theirs_fit})[axis][rows]
         ids = model["segment_ids"]
-        their_m = np.array([[d[s] for s in ids] for d in profiles["segment_memberships"].map(lambda d: dict(dict(d)[axis]))])
+        per_axis = [dict(dict(d)[axis]) for d in profiles["segment_memberships"]]
+        their_m = np.array([[d[s] for s in ids] for d in per_axis])
         worst = float(np.abs(m - their_m).max())
         # The silhouette: the closed form on segspark's own clustering against what ClusteringEvaluator reported.
         z = _scaled(ours, theirs_fit)
@@ -731,9 +739,8 @@ def main(argv: list[str] | None = None) -> int:
             "drift_rows": result.drift_rows,
         }, indent=1))  # fmt: skip
     if args.check:
-        as_of = args.as_of or date.fromisoformat(
-            json.loads(max((args.check / "models").glob("*/manifest.json"), key=lambda p: p.stat().st_mtime).read_text())["as_of"]
-        )
+        newest = max((args.check / "models").glob("*/manifest.json"), key=lambda p: p.stat().st_mtime)
+        as_of = args.as_of or date.fromisoformat(json.loads(newest.read_text())["as_of"])
         return 0 if check(result, args.check, as_of) else 1
     return 0
 

@@ -34,6 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "scale"
 LINES_PER_CUSTOMER = 59
+ORII_LINES, ORII_AS_OF = 1_044_847, "2011-12-10"  # Online Retail II's rows, and the day after its last line
 END = "2024-06-01"
 
 
@@ -135,7 +136,8 @@ def generate(lines: int, where: Path) -> Path:
                "--set", "spark.driver_memory=8g"]  # fmt: skip
         started = time.perf_counter()
         subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        print(f"generated {lines:,} lines, {customers:,} customers in {time.perf_counter() - started:.0f} s", flush=True)
+        took = time.perf_counter() - started
+        print(f"generated {lines:,} lines, {customers:,} customers in {took:.0f} s", flush=True)
     spec = yaml.safe_load((ROOT / "segspark" / "conf" / "sources" / "synthetic.yaml").read_text())
     spec["source"]["path"] = str(where / "orders")
     spec["tickets"]["source"]["path"] = str(where / "tickets")
@@ -143,10 +145,12 @@ def generate(lines: int, where: Path) -> Path:
     return mapping
 
 
-def run_segspark(lines: int, mapping: Path, where: Path, master: str, timeout: float, driver_memory: str) -> Measured:
+def run_segspark(
+    lines: int, mapping: Path, where: Path, master: str, timeout: float, driver_memory: str, as_of: str = END
+) -> Measured:
     root = where / f"wh-{master.replace('[', '-').replace(']', '').replace(',', '-')}"
     subprocess.run(["rm", "-rf", str(root)], check=True)
-    cmd = [sys.executable, "-m", "segspark.cli", "run", "--source", str(mapping), "--as-of", END,
+    cmd = [sys.executable, "-m", "segspark.cli", "run", "--source", str(mapping), "--as-of", as_of,
            "--set", f"warehouse.root={root}", "--set", f"spark.master={master}",
            "--set", f"spark.driver_memory={driver_memory}"]  # fmt: skip
     # This checkout's segspark, in the driver and in the Python workers, whatever the venv has installed.
@@ -162,10 +166,10 @@ def run_segspark(lines: int, mapping: Path, where: Path, master: str, timeout: f
                     str(root))  # fmt: skip
 
 
-def run_reference(lines: int, mapping: Path, where: Path, timeout: float, memory: float) -> Measured:
+def run_reference(lines: int, mapping: Path, where: Path, timeout: float, memory: float, as_of: str = END) -> Measured:
     result = where / "reference.json"
     result.unlink(missing_ok=True)
-    cmd = [sys.executable, str(ROOT / "bench" / "reference.py"), "--source", str(mapping), "--as-of", END,
+    cmd = [sys.executable, str(ROOT / "bench" / "reference.py"), "--source", str(mapping), "--as-of", as_of,
            "--json", str(result)]  # fmt: skip
     outcome, seconds, peak, _ = watch(cmd, timeout=timeout, memory_limit=memory, log=where / "reference.log")
     steps = json.loads(result.read_text())["seconds"] if result.exists() else {}
@@ -213,7 +217,7 @@ def plot(rows: list[dict], to: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", default="1M,5M,20M,50M")
+    ap.add_argument("--sizes", default="orii,1M,5M,20M,50M", help="generated lines (1M, 5M, ...) or orii")
     ap.add_argument("--systems", default="segspark,reference")
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--driver-memory", default="4g")
@@ -224,16 +228,23 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     systems = args.systems.split(",")
     results = []
-    for size in [parse_size(s) for s in args.sizes.split(",")]:
-        where = args.data / f"{size // 10**6}M" if size >= 10**6 else args.data / f"{size}"
+    for token in args.sizes.split(","):
+        if token == "orii":
+            # Online Retail II as shipped (its own mapping and as-of date), next to the generated sizes.
+            size, as_of, where = ORII_LINES, ORII_AS_OF, args.data / "orii"
+            mapping = ROOT / "segspark" / "conf" / "sources" / "online_retail_ii.yaml"
+        else:
+            size, as_of = parse_size(token), END
+            where = args.data / f"{size // 10**6}M" if size >= 10**6 else args.data / f"{size}"
         where.mkdir(parents=True, exist_ok=True)
-        mapping = generate(size, where)
+        if token != "orii":
+            mapping = generate(size, where)
         if "segspark" in systems:
-            m = run_segspark(size, mapping, where, args.master, args.timeout, args.driver_memory)
+            m = run_segspark(size, mapping, where, args.master, args.timeout, args.driver_memory, as_of)
             print(json.dumps(asdict(m)), flush=True)
             results.append(m)
         if "reference" in systems:
-            m = run_reference(size, mapping, where, args.reference_timeout, args.reference_memory)
+            m = run_reference(size, mapping, where, args.reference_timeout, args.reference_memory, as_of)
             print(json.dumps(asdict(m)), flush=True)
             results.append(m)
         merge(results)

@@ -24,7 +24,8 @@ def features_lines(result: FeatureResult, *, detail: bool = True) -> list[str]:
 def model_lines(manifest: Manifest, *, reported: Collection[str] = ()) -> list[str]:
     """Per axis the chosen k and silhouette, then per segment its id, size and name; then the axes skipped
     (except those `reported` already) and features left out, with the reasons."""
-    out = [f"model {manifest.model_version}: {len(manifest.axes)} axes, {manifest.archetype_count or len(manifest.archetypes):,} observed archetypes"]
+    observed = manifest.archetype_count or len(manifest.archetypes)
+    out = [f"model {manifest.model_version}: {len(manifest.axes)} axes, {observed:,} observed archetypes"]
     if manifest.refit_reason:
         out.append(f"  refitted because: {'; '.join(manifest.refit_reason)}")
     for name, why in manifest.skipped_axes.items():

@@ -152,7 +152,8 @@ def fit_step(
             dropped=dropped,
         )
         info.update(skipped_axes=manifest.skipped_axes, dropped_features=manifest.dropped_features)
-        info.update(model_version=manifest.model_version, model=path, archetypes=manifest.archetype_count or len(manifest.archetypes))
+        observed = manifest.archetype_count or len(manifest.archetypes)
+        info.update(model_version=manifest.model_version, model=path, archetypes=observed)
         info["k"] = {a: m.k for a, m in manifest.axes.items()}
     return FitResult(manifest, path)
 

@@ -202,7 +202,8 @@ def gather(
         unserved = [o for o in (baselines or []) if o not in served] if not (schedule or skips) else []
         data.notes += [
             f"No baseline for {o} days before {as_of}: no snapshot within the drift tolerance, or before the "
-            "source's first order." for o in unserved
+            "source's first order."
+            for o in unserved
         ]
         data.churn = churn_list(drift, frequency_axis)
         population = _optional(spark, root, "drift_population", "snapshot_date", as_of)
