@@ -89,11 +89,20 @@ def check_table_dir(root: str, table: str) -> None:
     if not path.is_dir() or table in ("models", "reports", "runs"):
         return
     entries = [p for p in path.iterdir() if not p.name.startswith(".")]
-    if entries and not (path / COMMITS).is_dir():
+    if entries and not (path / COMMITS).is_dir() and not all(_interrupted_write(p) for p in entries):
         raise PathError(
             f"{path} exists but is not a segspark table (no {COMMITS}/); "
             "segspark will not overwrite it. Move it away or use another warehouse.root."
         )
+
+
+def _interrupted_write(partition: Path) -> bool:
+    """A `key=value/run_id=.../` directory of segspark's own: a first write killed before its table had
+    `_commits/` (written by versions before the marker directory came first)."""
+    if not partition.is_dir() or "=" not in partition.name:
+        return False
+    runs = [p for p in partition.iterdir() if not p.name.startswith(".")]
+    return all(p.is_dir() and p.name.startswith("run_id=") for p in runs)
 
 
 STAGING = "_staging"

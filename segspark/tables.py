@@ -130,6 +130,10 @@ def write_partition(
         df = df.drop(key)
     spark = df.sparkSession
     started = time.perf_counter()
+    if is_local(root):
+        # The table is marked as segspark's before any data lands, so a first write killed midway leaves a
+        # directory the next run recognises (paths.check_table_dir) rather than one it refuses.
+        local_path(table_path(root, table, COMMITS)).mkdir(parents=True, exist_ok=True)
     if _format(spark) == "delta":
         written = _write_delta(df, table_path(root, table), key, value, run_id, [p.run_id for p in keep])
     else:

@@ -24,6 +24,19 @@ def test_foreign_table_dir_refused(tmp_path: Path) -> None:
         check_warehouse(root)
 
 
+def test_a_first_write_killed_before_its_commit_does_not_lock_the_table(tmp_path: Path) -> None:
+    # Left by a run killed during the first write of drift/ (seen at 5M lines): the partition's staging
+    # directory, no _commits/ yet. The next run must accept it; anything else in the directory stays refused.
+    root = check_warehouse(str(tmp_path / "wh"))
+    staged = Path(root) / "drift" / "snapshot_date=2024-06-01" / "run_id=r1" / "_temporary" / "0"
+    staged.mkdir(parents=True)
+    (staged / "part-00000.parquet").write_text("x")
+    assert check_warehouse(root) == root
+    (Path(root) / "drift" / "snapshot_date=2024-06-01" / "notes.txt").write_text("mine")
+    with pytest.raises(PathError, match="not a segspark table"):
+        check_warehouse(root)
+
+
 def test_new_root_is_created_and_marked(tmp_path: Path) -> None:
     root = check_warehouse(str(tmp_path / "a" / "b"))
     assert (Path(root) / "_segspark_warehouse").exists()

@@ -89,3 +89,20 @@ def test_delta_without_jars_stops_at_once(
     # Nothing was ingested or written before stopping.
     assert not (root / "orders").exists() and not (root / "rejects").exists()
     assert spark.conf.get("segspark.warehouse.format", "parquet") == "parquet"
+
+
+def test_the_commits_directory_comes_before_the_data(spark: SparkSession, warehouse: str) -> None:
+    # A write killed while its data lands must leave a table the next run recognises as segspark's.
+    from segspark.paths import check_table_dir
+
+    def fail(_batch):  # type: ignore[no-untyped-def]
+        raise RuntimeError("killed mid-write")
+        yield
+
+    with pytest.raises(Exception, match="killed mid-write"):
+        write_partition(spark.range(3).mapInPandas(fail, "id long"), root=warehouse, table="drift",
+                        key="snapshot_date", value="2024-01-01", run_id="r1")  # fmt: skip
+    assert (Path(warehouse) / "drift" / "_commits").is_dir()
+    check_table_dir(warehouse, "drift")
+    write_partition(spark.range(3), root=warehouse, table="drift", key="snapshot_date", value="2024-01-01", run_id="r2")
+    assert read_partitions(spark, root=warehouse, table="drift", key="snapshot_date").count() == 3

@@ -140,6 +140,10 @@ class Segments:
         return [a for a in self.current if a in self.base]
 
 
+# The profile columns drift reads.
+DRIFT_INPUTS = ("customer_id", "archetype_id", "segment_memberships", "dominant_segments", "segment_tiers")
+
+
 def tag_baseline(base: DataFrame, baseline_date: str, days: int, offset: int | None = None) -> DataFrame:
     """A baseline snapshot with the columns the drift of several baselines groups by: baseline_date, days_elapsed
     (true days from the baseline to the current snapshot) and baseline_offset (the configured offset it serves)."""
@@ -176,7 +180,7 @@ def baselines_drift(
     plan per baseline would repeat the same expressions (and their planning) for
     every baseline.
     """
-    cols = ("customer_id", "archetype_id", "segment_memberships", "dominant_segments", "segment_tiers")
+    cols = DRIFT_INPUTS
     cur = current.select(*[F.col(c).alias(c if c == "customer_id" else f"c_{c}") for c in cols])
     old = bases.select(
         "baseline_date",

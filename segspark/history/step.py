@@ -8,14 +8,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segspark.exc import MissingInputError, SegsparkError
 from segspark.history.baselines import TREND_OFFSETS, Baseline, plan_baselines, trend_dates
-from segspark.history.drift import TREND, DriftRules, Segments, baselines_drift, tag_baseline, trend
+from segspark.history.drift import DRIFT_INPUTS, TREND, DriftRules, Segments, baselines_drift, tag_baseline, trend
 from segspark.history.population import baselines_population, flows_by_baseline, mean_memberships_by, psi
 from segspark.model.manifest import Manifest, load_manifest, model_dir
 from segspark.score.step import PROFILES
@@ -158,45 +157,41 @@ def run_drift(
     trend_at = trend_dates(plan)
     trend_days = {o: d.isoformat() for o, d in trend_at.items()} if trend_at else None
     days = list(dict.fromkeys([day, *offsets, *(trend_days.values() if trend_days else [])]))
-    # Every snapshot involved, read once and cached: each is read several times below (snapshots are
-    # small next to the orders).
-    snaps = read_partitions(spark, root=root, table=PROFILES, key="snapshot_date", values=days).persist(
-        StorageLevel.MEMORY_AND_DISK
+    # Only the columns drift reads, and not cached: each snapshot is read several times below, but a
+    # column-pruned Parquet scan is cheap, while caching seven snapshots of wide map columns exhausted a
+    # 4 GiB driver heap at 85k customers (the cache builder's buffers are not under Spark's memory manager).
+    snaps = read_partitions(spark, root=root, table=PROFILES, key="snapshot_date", values=days).select(
+        "snapshot_date", "model_version", *DRIFT_INPUTS
     )
-    try:
-        manifests: dict[str, Manifest] = {}
-        models = _models_of(snaps, root, days, manifests)
+    manifests: dict[str, Manifest] = {}
+    models = _models_of(snaps, root, days, manifests)
 
-        def snapshot(d: str) -> DataFrame:
-            return snaps.filter(F.col("snapshot_date") == F.lit(d)).drop("snapshot_date")
+    def snapshot(d: str) -> DataFrame:
+        return snaps.filter(F.col("snapshot_date") == F.lit(d)).drop("snapshot_date")
 
-        current, current_model = snapshot(day), models[day]
-        every_segment = {a: sorted({s for m in models.values() if a in m.axes for s in m.axes[a].segment_ids})
-                         for a in {a for m in models.values() for a in m.axes}}  # fmt: skip
-        means = mean_memberships_by(snaps, every_segment, "snapshot_date")
-        frames, population = [], []
-        by_model: dict[str, list[str]] = {}
-        for d in offsets:
-            by_model.setdefault(models[d].model_version, []).append(d)
-        elapsed = {d: b.days_elapsed(as_of) for d, b in offsets.items()}
-        for dates in by_model.values():
-            segments = Segments(_segments(current_model), _segments(models[dates[0]]))
-            bases = _union([tag_baseline(snapshot(d), d, elapsed[d], offsets[d].offset) for d in dates])
-            frames.append(baselines_drift(current, bases, segments=segments,
-                                          archetype_axes=current_model.archetype_axes, rules=rules))  # fmt: skip
-            psi_rows = [(d, elapsed[d], a, v) for d in dates for a, v in psi(means[day], means.get(d, {}), segments)]
-            population.append(baselines_population(current, bases, segments=segments, psi_rows=psi_rows))
-        trends = _trends(spark, trend_days, snapshot, lambda d: models[d], float(cfg["trend_min_decline"]))
-        drift = _union(frames).join(trends, "customer_id", how="left")
-        commit = write_partition(drift, root=root, table="drift", key="snapshot_date", value=day, run_id=run_id)
-        written = read_partitions(spark, root=root, table="drift", key="snapshot_date", values=[day]).drop(
-            "snapshot_date"
-        )
-        pop = _union(population).unionByName(flows_by_baseline(written, int(cfg["top_flows"])))
-        pop_commit = write_partition(pop, root=root, table="drift_population", key="snapshot_date", value=day,
-                                     run_id=run_id)  # fmt: skip
-    finally:
-        snaps.unpersist()
+    current, current_model = snapshot(day), models[day]
+    every_segment = {a: sorted({s for m in models.values() if a in m.axes for s in m.axes[a].segment_ids})
+                     for a in {a for m in models.values() for a in m.axes}}  # fmt: skip
+    means = mean_memberships_by(snaps, every_segment, "snapshot_date")
+    frames, population = [], []
+    by_model: dict[str, list[str]] = {}
+    for d in offsets:
+        by_model.setdefault(models[d].model_version, []).append(d)
+    elapsed = {d: b.days_elapsed(as_of) for d, b in offsets.items()}
+    for dates in by_model.values():
+        segments = Segments(_segments(current_model), _segments(models[dates[0]]))
+        bases = _union([tag_baseline(snapshot(d), d, elapsed[d], offsets[d].offset) for d in dates])
+        frames.append(baselines_drift(current, bases, segments=segments,
+                                      archetype_axes=current_model.archetype_axes, rules=rules))  # fmt: skip
+        psi_rows = [(d, elapsed[d], a, v) for d in dates for a, v in psi(means[day], means.get(d, {}), segments)]
+        population.append(baselines_population(current, bases, segments=segments, psi_rows=psi_rows))
+    trends = _trends(spark, trend_days, snapshot, lambda d: models[d], float(cfg["trend_min_decline"]))
+    drift = _union(frames).join(trends, "customer_id", how="left")
+    commit = write_partition(drift, root=root, table="drift", key="snapshot_date", value=day, run_id=run_id)
+    written = read_partitions(spark, root=root, table="drift", key="snapshot_date", values=[day]).drop("snapshot_date")
+    pop = _union(population).unionByName(flows_by_baseline(written, int(cfg["top_flows"])))
+    pop_commit = write_partition(pop, root=root, table="drift_population", key="snapshot_date", value=day,
+                                 run_id=run_id)  # fmt: skip
     result = DriftResult(as_of, list(offsets), commit, pop_commit, plan=plan, trend_dates=trend_days)
     versions = {d: models[d].model_version for d in offsets}
     result.summary = drift_summary(spark, root, day, current_model, versions)
