@@ -194,23 +194,32 @@ def plot(rows: list[dict], to: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import ScalarFormatter
 
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4))
+    generated = [r for r in rows if r["lines"] != ORII_LINES]
     for system in sorted({r["system"] for r in rows}):
-        done = [r for r in rows if r["system"] == system and r["outcome"] == "finished"]
-        stopped = [r for r in rows if r["system"] == system and r["outcome"] != "finished"]
+        done = [r for r in generated if r["system"] == system and r["outcome"] == "finished"]
+        stopped = [r for r in generated if r["system"] == system and r["outcome"] != "finished"]
+        orii = [r for r in rows if r["system"] == system and r["lines"] == ORII_LINES and r["outcome"] == "finished"]
         for ax, key in ((ax_t, "seconds"), (ax_m, "peak_rss_gib")):
             line = ax.plot([r["lines"] / 1e6 for r in done], [r[key] for r in done], marker="o", label=system)
+            colour = line[0].get_color()
             if stopped:
                 ax.scatter([r["lines"] / 1e6 for r in stopped], [r[key] for r in stopped], marker="x", s=80,
-                           color=line[0].get_color(), label=f"{system}: stopped")  # fmt: skip
-    ax_t.set(xscale="log", yscale="log", xlabel="order lines (millions)", ylabel="wall time (s)",
-             title="Whole pipeline, process wall clock")  # fmt: skip
+                           color=colour, label=f"{system}: stopped")  # fmt: skip
+            if orii:
+                ax.scatter([r["lines"] / 1e6 for r in orii], [r[key] for r in orii], marker="*", s=120,
+                           color=colour, label=f"{system}: Online Retail II")  # fmt: skip
+    ax_t.set(xscale="log", yscale="log", xlabel="order lines (millions; generated shops, ~59 per customer)",
+             ylabel="wall time (s)", title="Whole pipeline, process wall clock")  # fmt: skip
     ax_m.set(xscale="log", xlabel="order lines (millions)", ylabel="peak resident memory (GiB)",
              title="Peak memory of the process tree")  # fmt: skip
     for ax in (ax_t, ax_m):
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(ScalarFormatter())
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(to, dpi=110)
 
@@ -225,7 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference-timeout", type=float, default=3600)
     ap.add_argument("--reference-memory", type=float, default=20.0, help="GiB of the 24 on this machine")
     ap.add_argument("--data", type=Path, default=OUT / "data")
+    ap.add_argument("--plot-only", action="store_true", help="redraw docs/scale.png from the recorded results")
     args = ap.parse_args(argv)
+    if args.plot_only:
+        plot(merge([]), ROOT / "docs" / "scale.png")
+        return 0
     systems = args.systems.split(",")
     results = []
     for token in args.sizes.split(","):
