@@ -19,7 +19,6 @@ from segspark.exc import SegsparkError
 from segspark.features.axes import AxisSpec
 from segspark.model import identity, naming
 from segspark.model.assign import dominant_column
-from segspark.model.identity import archetype_key
 from segspark.model.kmeans import AxisFit, AxisUnfittable, KSearch, fit_axis
 from segspark.model.manifest import AxisModel, Manifest
 from segspark.model.quantiles import exact_quantiles
@@ -190,7 +189,6 @@ def observed_archetypes(registry: DataFrame, axes: Sequence[str], top: int = TOP
     out = []
     for r in rows:
         key = r["archetype_key"]
-        assert archetype_key(key.split("|")) == key
         out.append(
             {
                 "archetype_id": r["archetype_id"],

@@ -59,9 +59,9 @@ def run_fit(
         save_stages(fits, base)
     if manifest.archetype_axes:
         # Every observed combination, as a table: the manifest lists only the most common.
-        archetype_registry(features, manifest.axes, manifest.archetype_axes).coalesce(1).write.mode(
-            "overwrite"
-        ).parquet(f"{base}/{REGISTRY}")
+        # Written as Spark partitions it: a single-file coalesce would put every combination in one task.
+        registry = archetype_registry(features, manifest.axes, manifest.archetype_axes)
+        registry.write.mode("overwrite").parquet(f"{base}/{REGISTRY}")
     path = save_manifest(root, manifest)  # last: the manifest makes the directory a model
     return manifest, path
 
