@@ -63,7 +63,9 @@ def _platform_session() -> SparkSession:
     """The session of spark-submit or a pyspark shell: its master and conf come from the launcher."""
     spark = SparkSession.builder.getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
-    log.info("using the launcher's Spark %s session", spark.version)
+    # The master says where the work runs (local, a cluster manager); a Connect-backed launcher may not expose it.
+    master = spark.conf.get("spark.master", None) or "master set by the launcher"
+    log.info("using the launcher's Spark %s session (%s)", spark.version, master)
     return spark
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,4 +55,14 @@ def orii_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
     keep = df["Customer ID"].isin(set(ids[::60])) | (df["Customer ID"].isna() & (df.index % 1000 == 0))
     path = tmp_path_factory.mktemp("orii") / "orii_slice.parquet"
     df[keep].to_parquet(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package built as a wheel, as `make wheel` builds it."""
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(REPO)],
+                   check=True, timeout=600)  # fmt: skip
+    (path,) = out.glob("segspark-*.whl")
     return path

@@ -1,9 +1,11 @@
-"""On real executors: `segspark run` on local-cluster[2,1,1024] (two executor JVMs, serialised tasks, a real
-block manager) writes the same tables as on local[2] (issue 24; the 5M-line version is in bench/scale.py).
+"""On real executors, deployed as a user deploys: `spark-submit --py-files segspark-*.whl jobs/run.py` on
+local-cluster[2,1,1024] (two executor JVMs, serialised tasks, a real block manager, the package shipped to the
+executors as a wheel) writes the same tables as an in-process run on local[2] (issue 24; the 5M-line version is
+in bench/scale.py).
 
-Nothing here can lean on driver and executors sharing a JVM: closures, the scoring pass's Python workers,
-broadcasts, the session time zone and the model files all cross a process boundary.
-"""
+Nothing here can lean on driver and executors sharing a JVM, or on the source tree: closures, the scoring
+pass's Python workers, broadcasts, the session time zone and the model files all cross a process boundary,
+and the driver imports segspark from the wheel."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from chispa import assert_approx_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from segspark import __version__
 from segspark.cli import main
 from segspark.config import shipped_file
 from segspark.model.manifest import load_manifest
@@ -39,7 +42,7 @@ def _summary(root: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+def two_runs(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> tuple[Path, Path, str]:
     tmp = tmp_path_factory.mktemp("cluster")
     mapping = write(SHAPES["tiny"], tmp)
     axes = yaml.safe_load(shipped_file("axes.yaml").read_text())
@@ -50,10 +53,13 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]
     settings = [*SETTINGS, "--set", f"features.axes_file={axes_file}"]
     here, there = tmp / "local", tmp / "cluster"
     assert main(["run", "--source", str(mapping), "--set", f"warehouse.root={here}", *settings]) == 0
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "segspark.cli", "run", "--source", str(mapping), "--set", f"warehouse.root={there}",
-           "--set", f"spark.master={MASTER}", "--set", "spark.driver_memory=1g", *settings]  # fmt: skip
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    env.pop("PYTHONPATH", None)
+    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", MASTER, "--driver-memory", "1g",
+           "--py-files", str(wheel), "--conf", "spark.log.level=WARN", str(REPO / "jobs" / "run.py"),
+           "--source", str(mapping), "--set", f"warehouse.root={there}", *settings]  # fmt: skip
+    # Run from an empty directory: nothing may come from the source tree.
+    done = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return here, there, done.stdout + done.stderr
 
@@ -62,10 +68,14 @@ def _table(spark: SparkSession, root: Path, table: str, day: str) -> DataFrame:
     return read_partitions(spark, root=str(root), table=table, key="snapshot_date", values=[day])
 
 
-def test_the_run_used_separate_executors(two_runs: tuple[Path, Path, str]) -> None:
-    *_, log = two_runs
-    assert "started local Spark" in log and f"({MASTER})" in log
-    assert sorted(load_manifest(_summary(two_runs[1])["steps"]["fit"]["model"]).axes) == sorted(AXES)
+def test_the_run_used_separate_executors_and_the_wheel(two_runs: tuple[Path, Path, str], wheel: Path) -> None:
+    _, there, log = two_runs
+    assert f"({MASTER})" in log and "using the launcher's Spark" in log
+    # The package ran from the wheel (a zip on sys.path), not from the source tree.
+    assert f"segspark {__version__} from {wheel}/segspark" in log
+    assert sorted(load_manifest(_summary(there)["steps"]["fit"]["model"]).axes) == sorted(AXES)
+    (report,) = there.glob("reports/*/index.html")
+    assert f"report: {report}" in log and "[7/7] report done" in log
 
 
 def test_features_and_model_match_local_mode(spark: SparkSession, two_runs: tuple[Path, Path, str]) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tomllib
 import zipfile
 from pathlib import Path
@@ -13,23 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from segspark import __version__
 from segspark.cli import COMMANDS, build_parser
 from segspark.config import load_config
 from segspark.exc import ConfigError
 from tests.conftest import REPO
-
-BIN = Path(sys.executable).parent
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The package built as a wheel, as `make wheel` builds it."""
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(REPO)],
-                   check=True, timeout=600)  # fmt: skip
-    (path,) = out.glob("segspark-*.whl")
-    return path
 
 
 def test_wheel_carries_the_package_data_and_the_console_script(wheel: Path) -> None:
@@ -46,28 +30,6 @@ def test_every_command_has_a_job_and_every_job_a_command() -> None:
     assert jobs == set(COMMANDS)
     for name in jobs:
         assert f'main(["{name}", *sys.argv[1:]])' in (REPO / "jobs" / f"{name}.py").read_text()
-
-
-@pytest.mark.slow
-def test_spark_submit_runs_the_pipeline_from_the_wheel(wheel: Path, orii_slice: Path, tmp_path: Path) -> None:
-    root = tmp_path / "wh"
-    command = [
-        str(BIN / "spark-submit"), "--master", "local[2]", "--py-files", str(wheel),
-        "--conf", "spark.sql.shuffle.partitions=4", "--conf", "spark.log.level=WARN",
-        str(REPO / "jobs" / "run.py"), "--input", str(orii_slice), "--set", f"warehouse.root={root}",
-        "--set", "fit.k_max=3", "--set", "fit.save_mllib=false",
-        "--set", "history.backfill_offsets=[28]", "--set", "drift.baselines=[28]",
-    ]  # fmt: skip
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-    out = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900, env=env,
-                         cwd=tmp_path)  # fmt: skip
-    assert out.returncode == 0, out.stdout[-3000:]
-    # The package ran from the wheel (a zip on sys.path), not from the source tree.
-    assert f"segspark {__version__} from {wheel}/segspark" in out.stdout
-    assert "using the launcher's Spark" in out.stdout
-    (report,) = root.glob("reports/*/index.html")
-    assert f"report: {report}" in out.stdout
-    assert "[7/7] report done" in out.stdout and "online_retail_ii as of 2011-12-10" in report.read_text()
 
 
 def _tasks() -> list[tuple[str, dict[str, Any]]]:
