@@ -1,6 +1,22 @@
 """The one write path for partitioned tables, and the reader that trusts only commits.
 
-Layout of a table partition written by run R:
+On a local warehouse (the default) every table is an open table: a plain Hive-partitioned Parquet
+directory that pandas, pyarrow, DuckDB and Spark read with no segspark code, seeing exactly the
+committed rows once:
+
+    <root>/<table>/<key>=<value>/part-*.parquet              the committed version's data, nothing else
+    <root>/<table>/<key>=<value>/_segspark_commit.json       its commit marker (ignored by readers: `_`)
+    <root>/_staging/<run>.<table>.<key>=<value>/             a version being written (outside every table)
+
+A version is written whole in staging, marker included, and then published by one atomic directory
+exchange (Linux `renameat2(RENAME_EXCHANGE)`): a reader lists either the old directory or the new one,
+never a mixture, never a gap. A run killed before the exchange leaves only staging behind, which no
+table reader reaches. An append (incremental ingestion) hard-links the files of the parts it keeps into
+the new version, so a partition version may be made of several parts; the marker lists them, each with
+its files and what its writer recorded (the ingestion ledger lives there).
+
+Object stores have no atomic directory exchange, and Delta tables have their own log. There the layout
+below is kept: readers other than segspark's must go through Delta (or segspark's reader):
 
     <root>/<table>/<key>=<value>/run_id=R/part-*.parquet     the data
     <root>/<table>/_commits/<key>=<value>/run_id=R/*.json    the commit marker
@@ -22,6 +38,8 @@ exactly the listed parts.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import json
 import logging
@@ -30,6 +48,7 @@ import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pyspark.errors import AnalysisException
@@ -39,7 +58,7 @@ from pyspark.sql import types as T
 
 from segspark.delta import DELTA_HELP, FORMAT_CONF, delta_available, use_format
 from segspark.exc import MissingInputError, SegsparkError
-from segspark.paths import COMMITS, is_local, local_path, table_path
+from segspark.paths import COMMITS, is_local, local_path, staging_path, table_path
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +79,8 @@ MARKER = T.StructType(
     ]
 )
 PART_COLUMN = "_part"  # Delta only: which part (run) wrote a row
+PARTITION_MARKER = "_segspark_commit.json"  # an open partition's commit, inside the partition directory
+OPEN, RUNS = "open", "runs"  # layouts: open partition directories (local), run directories + _commits/
 
 
 @dataclass(frozen=True)
@@ -69,10 +90,13 @@ class Part:
     run_id: str
     rows: int
     info: Mapping[str, Any] = field(default_factory=dict)
+    # Its data files' names, in an open partition directory (run-directory parts own their directory).
+    files: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The part as plain data for the marker."""
-        return {"run_id": self.run_id, "rows": self.rows, "info": dict(self.info)}
+        out = {"run_id": self.run_id, "rows": self.rows, "info": dict(self.info)}
+        return {**out, "files": list(self.files)} if self.files else out
 
 
 @dataclass(frozen=True)
@@ -85,6 +109,7 @@ class Commit:
     schema_hash: str
     committed_ns: int
     parts: tuple[Part, ...] = ()
+    layout: str = RUNS
 
     def part_ids(self) -> tuple[str, ...]:
         """The run ids whose data directories make up this version."""
@@ -134,6 +159,105 @@ def write_partition(
         # The table is marked as segspark's before any data lands, so a first write killed midway leaves a
         # directory the next run recognises (paths.check_table_dir) rather than one it refuses.
         local_path(table_path(root, table, COMMITS)).mkdir(parents=True, exist_ok=True)
+    if is_local(root) and _format(spark) != "delta":
+        commit = _write_open(df, root=root, table=table, key=key, value=value, run_id=run_id, keep=keep, info=info)
+    else:
+        commit = _write_runs(df, root=root, table=table, key=key, value=value, run_id=run_id, keep=keep, info=info)
+    log.info(
+        "committed %s/%s=%s: %d rows in %d part(s), %.1fs (run %s)",
+        table,
+        key,
+        value,
+        commit.row_count,
+        len(commit.parts),
+        time.perf_counter() - started,
+        run_id,
+    )
+    return commit
+
+
+def _write_open(
+    df: DataFrame, *, root: str, table: str, key: str, value: str, run_id: str, keep: Sequence[Part],
+    info: Mapping[str, Any] | None,
+) -> Commit:  # fmt: skip
+    """Stage the whole new version (data, kept parts' files, marker), then publish it by one exchange."""
+    spark = df.sparkSession
+    visible = local_path(table_path(root, table, f"{key}={value}"))
+    # One flat staging directory per write: concurrent writes of a run (backfill threads) share no parent
+    # that one of them could remove, and a published write leaves nothing behind.
+    staged = local_path(staging_path(root, f"{run_id}.{table}.{key}={value}"))
+    if staged.exists():  # an earlier attempt of this run
+        shutil.rmtree(staged)
+    df.write.mode("overwrite").parquet(staged.as_posix())
+    written = spark.read.parquet(staged.as_posix())
+    new_hash = schema_hash(written.schema)
+    files = tuple(sorted(f.name for f in staged.glob("*.parquet")))
+    part = Part(run_id, written.count(), dict(info or {}), files)
+    if keep:
+        previous = committed(spark, root=root, table=table, key=key).get(value)
+        if previous is not None and previous.schema_hash != new_hash:
+            raise SegsparkError(f"refusing to append to {table} {key}={value}: the schema differs from its parts'")
+        keep = [_link_part(p, visible, staged) for p in keep]
+    parts = (*keep, part)
+    commit = Commit(value, run_id, sum(p.rows for p in parts), new_hash, time.time_ns(), parts, OPEN)
+    _write_marker(spark, staged.as_posix(), key, commit)
+    _publish(staged, visible)
+    # Markers of the run-directory layout no longer describe this partition.
+    shutil.rmtree(local_path(table_path(root, table, COMMITS, f"{key}={value}")), ignore_errors=True)
+    return commit
+
+
+def _link_part(part: Part, visible: Path, staged: Path) -> Part:
+    """Hard-link a kept part's files into the staged version (no copy; the old version keeps its own links)."""
+    source = visible if part.files else visible / f"run_id={part.run_id}"
+    names = part.files or tuple(sorted(f.name for f in source.glob("*.parquet")))
+    for name in names:
+        os.link(source / name, staged / name)
+    return Part(part.run_id, part.rows, part.info, names)
+
+
+def _publish(staged: Path, visible: Path) -> None:
+    """Make `staged` the visible partition directory in one step; the old version is deleted after."""
+    visible.parent.mkdir(parents=True, exist_ok=True)
+    if not visible.exists():
+        os.rename(staged, visible)
+        return
+    exchange(staged, visible)
+    shutil.rmtree(staged, ignore_errors=True)  # now the superseded version
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def exchange(a: Path, b: Path) -> None:
+    """Swap two directories atomically (Linux renameat2 RENAME_EXCHANGE).
+
+    Where the call is missing (not Linux) the swap is done by three renames, during which a reader can
+    briefly miss the partition; docs/guide.md says so.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    call = getattr(libc, "renameat2", None)
+    if call is not None:
+        if call(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err == errno.EXDEV:
+            raise SegsparkError(f"{a} and {b} are on different file systems; the warehouse must be on one")
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            raise OSError(err, os.strerror(err), str(b))
+    aside = a.with_name(a.name + ".old")
+    os.rename(b, aside)
+    os.rename(a, b)
+    os.rename(aside, a)
+
+
+def _write_runs(
+    df: DataFrame, *, root: str, table: str, key: str, value: str, run_id: str, keep: Sequence[Part],
+    info: Mapping[str, Any] | None,
+) -> Commit:  # fmt: skip
+    """Data in its own run directory, then the marker under _commits/ (object stores and Delta)."""
+    spark = df.sparkSession
     if _format(spark) == "delta":
         written = _write_delta(df, table_path(root, table), key, value, run_id, [p.run_id for p in keep])
     else:
@@ -150,16 +274,6 @@ def write_partition(
     commit = Commit(value, run_id, sum(p.rows for p in parts), new_hash, time.time_ns(), parts)
     _write_marker(spark, _marker_dir(root, table, key, value, run_id), key, commit)
     _drop_old_versions(root, table, key, value, keep=commit.part_ids())
-    log.info(
-        "committed %s/%s=%s: %d rows in %d part(s), %.1fs (run %s)",
-        table,
-        key,
-        value,
-        commit.row_count,
-        len(parts),
-        time.perf_counter() - started,
-        run_id,
-    )
     return commit
 
 
@@ -187,6 +301,7 @@ def _marker_dir(root: str, table: str, key: str, value: str, run_id: str) -> str
 
 
 def _write_marker(spark: SparkSession, marker_dir: str, key: str, commit: Commit) -> None:
+    name = PARTITION_MARKER if commit.layout == OPEN else "marker.json"
     row = {
         "partition_key": key,
         "partition_value": commit.partition_value,
@@ -200,9 +315,9 @@ def _write_marker(spark: SparkSession, marker_dir: str, key: str, commit: Commit
         # One small file, renamed into place: it exists whole or not at all.
         path = local_path(marker_dir)
         path.mkdir(parents=True, exist_ok=True)
-        tmp = path / ".marker.json.tmp"
+        tmp = path / f".{name}.tmp"
         tmp.write_text(json.dumps(row))
-        os.replace(tmp, path / "marker.json")
+        os.replace(tmp, path / name)
         return
     spark.createDataFrame([tuple(row.values())], MARKER).coalesce(1).write.mode("overwrite").json(marker_dir)
 
@@ -210,7 +325,11 @@ def _write_marker(spark: SparkSession, marker_dir: str, key: str, commit: Commit
 def _read_markers(spark: SparkSession | None, commits_dir: str) -> list[dict[str, object]]:
     if is_local(commits_dir):
         base = local_path(commits_dir)
-        return [json.loads(f.read_text()) for f in sorted(base.glob("*/run_id=*/marker.json"))] if base.is_dir() else []
+        runs = [json.loads(f.read_text()) for f in sorted(base.glob("*/run_id=*/marker.json"))]
+        opened = [
+            {**json.loads(f.read_text()), "layout": OPEN} for f in sorted(base.parent.glob(f"*/{PARTITION_MARKER}"))
+        ]
+        return runs + opened
     if spark is None:
         raise SegsparkError(f"reading the commits of {commits_dir} needs a Spark session")
     try:
@@ -248,6 +367,7 @@ def committed(spark: SparkSession | None, *, root: str, table: str, key: str) ->
             str(row["schema_hash"]),
             int(row["committed_ns"]),  # type: ignore[call-overload]
             _parts(row.get("parts")) or (Part(str(row["run_id"]), int(row["row_count"])),),  # type: ignore[call-overload]
+            str(row.get("layout") or RUNS),
         )
         prev = latest.get(c.partition_value)
         if prev is None or (c.committed_ns, c.run_id) > (prev.committed_ns, prev.run_id):
@@ -259,7 +379,10 @@ def _parts(text: object) -> tuple[Part, ...]:
     """The parts listed in a marker (markers written before parts existed list none)."""
     if not text:
         return ()
-    return tuple(Part(str(p["run_id"]), int(p["rows"]), p.get("info") or {}) for p in json.loads(str(text)))
+    return tuple(
+        Part(str(p["run_id"]), int(p["rows"]), p.get("info") or {}, tuple(p.get("files") or ()))
+        for p in json.loads(str(text))
+    )
 
 
 def read_partitions(
@@ -282,13 +405,17 @@ def read_partitions(
         for v in wanted:
             live = live | ((F.col(key) == F.lit(v)) & F.col(PART_COLUMN).isin(list(commits[v].part_ids())))
         return delta.filter(live).drop(PART_COLUMN)
-    frames = [
-        spark.read.parquet(
-            *[table_path(root, table, f"{key}={v}", f"run_id={run}") for run in commits[v].part_ids()]
-        ).withColumn(key, F.lit(v))
-        for v in wanted
-    ]
+    frames = [_read_version(spark, root, table, key, commits[v]).withColumn(key, F.lit(v)) for v in wanted]
     out = frames[0]
     for frame in frames[1:]:
         out = out.unionByName(frame)
     return out
+
+
+def _read_version(spark: SparkSession, root: str, table: str, key: str, commit: Commit) -> DataFrame:
+    """One committed partition version's rows (without the partition column)."""
+    directory = table_path(root, table, f"{key}={commit.partition_value}")
+    if commit.layout == OPEN:
+        # Exactly the listed files: anything else put in the directory is not part of the commit.
+        return spark.read.parquet(*[f"{directory}/{name}" for p in commit.parts for name in p.files])
+    return spark.read.parquet(*[f"{directory}/run_id={run}" for run in commit.part_ids()])

@@ -66,3 +66,22 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
                    check=True, timeout=600)  # fmt: skip
     (path,) = out.glob("segspark-*.whl")
     return path
+
+
+@pytest.fixture(scope="session")
+def shop_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The warehouse of one `segspark run` on the shop export (tests/data/shop_export.*), shared by the tests
+    that read a whole run's tables."""
+    from segspark.cli import main
+
+    root = tmp_path_factory.mktemp("shop") / "wh"
+    code = main(
+        [
+            "run", "--source", str(FIXTURES / "shop_export.yaml"), "--as-of", "2023-06-01",
+            "--set", f"warehouse.root={root}", "--set", "ingest.max_order_ts=2030-01-01",
+            "--set", "fit.save_mllib=false", "--set", "fit.k_max=3", "--set", "history.backfill_offsets=[31]",
+            "--set", "drift.baselines=[31]", "--set", "fit.min_segment_customers=1",  # a 3-customer export
+        ]
+    )  # fmt: skip
+    assert code == 0
+    return root

@@ -5,8 +5,9 @@
 POINT is where the process announces itself on stdout and then waits to be killed:
   before       Spark is up, nothing written yet
   mid          inside the data write (tasks are slow; the test kills once files appear)
-  after_data   the data is written, the commit marker is not
+  after_data   the data is staged, the commit marker is not written
   commit       the marker's temporary file is written, not yet renamed into place
+  publish      the version is staged whole, marker included, not yet exchanged with the visible one
   none         run to completion
 """
 
@@ -72,12 +73,19 @@ def main(root: str, day: str, version: str, point: str) -> None:
         real_replace = os.replace
 
         def stop_in_rename(src: str, dst: str) -> None:
-            if str(dst).endswith("marker.json"):
+            if str(dst).endswith(tables.PARTITION_MARKER):
                 announce("POINT")
                 wait_forever()
             real_replace(src, dst)
 
         tables.os.replace = stop_in_rename  # type: ignore[assignment]
+    if point == "publish":
+
+        def stop_before_publish(*_: object, **__: object) -> None:
+            announce("POINT")
+            wait_forever()
+
+        tables._publish = stop_before_publish  # type: ignore[assignment]
     tables.write_partition(df, root=root, table=TABLE, key="snapshot_date", value=day, run_id=f"crash-{point}")
     announce("DONE")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -69,9 +70,11 @@ def test_append_duplicate_and_correction(spark: SparkSession, warehouse: str, tm
     # The ledger: one part per kept delivery, in delivery order, with its accounting.
     ledger = committed(spark, root=warehouse, table="orders", key="source")["malformed_fixture"].parts
     assert [(p.run_id, p.info["input"], p.rows) for p in ledger] == [("r1", "history.csv", 2), ("r4", "week01.csv", 2)]
-    # Replaced and superseded data directories are gone from disk.
-    on_disk = sorted(p.name for p in (Path(warehouse) / "orders" / "source=malformed_fixture").iterdir())
-    assert on_disk == ["run_id=r1", "run_id=r4"]
+    # Replaced and superseded data are gone from disk: the directory holds the kept parts' files, once each.
+    on_disk = sorted(p.name for p in (Path(warehouse) / "orders" / "source=malformed_fixture").glob("*.parquet"))
+    assert on_disk == sorted(name for p in ledger for name in p.files) and len(ledger[0].files) > 0
+    plain = pd.read_parquet(Path(warehouse) / "orders")
+    assert sorted(plain["order_id"]) == ["INV1", "INV10", "INV2", "INV9"] and "run_id" not in plain.columns
 
 
 def test_full_ingest_replaces_every_delivery(spark: SparkSession, warehouse: str, tmp_path: Path) -> None:

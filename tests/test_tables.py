@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -29,19 +30,25 @@ def test_rewrite_replaces_only_its_partition(spark: SparkSession, warehouse: str
     assert got == {("2024-01-01", "a2"): 2, ("2024-01-08", "b"): 5}
     commits = committed(spark, root=warehouse, table="features", key="snapshot_date")
     assert (commits["2024-01-01"].run_id, commits["2024-01-01"].row_count) == ("r2", 2)
-    # The superseded version is gone from disk.
-    assert not (Path(warehouse) / "features" / "snapshot_date=2024-01-01" / "run_id=r1").exists()
+    # The superseded version is gone from disk: the partition directory holds the new files and their marker.
+    commit = commits["2024-01-01"]
+    on_disk = {p.name for p in (Path(warehouse) / "features" / "snapshot_date=2024-01-01").iterdir()}
+    assert {n for n in on_disk if n.endswith(".parquet")} == set(commit.parts[0].files)
+    assert "_segspark_commit.json" in on_disk and not list(Path(warehouse, "_staging").glob("*"))
 
 
 def test_uncommitted_data_is_invisible(spark: SparkSession, warehouse: str) -> None:
     write_partition(
         spark.range(3), root=warehouse, table="features", key="snapshot_date", value="2024-01-01", run_id="r1"
     )
-    # A crashed run leaves data without a marker.
-    spark.range(100).write.parquet(f"{warehouse}/features/snapshot_date=2024-01-01/run_id=r9")
-    spark.range(7).write.parquet(f"{warehouse}/features/snapshot_date=2024-02-01/run_id=r9")
+    # A crashed run leaves its staged versions, outside the table.
+    spark.range(100).write.parquet(f"{warehouse}/_staging/r9.features.snapshot_date=2024-01-01")
+    spark.range(7).write.parquet(f"{warehouse}/_staging/r9.features.snapshot_date=2024-02-01")
+    # And files nobody committed put into a partition directory are not part of its version.
+    spark.range(50).write.parquet(f"{warehouse}/features/snapshot_date=2024-01-01/stray")
     df = read_partitions(spark, root=warehouse, table="features", key="snapshot_date")
     assert df.count() == 3
+    assert pd.read_parquet(f"{warehouse}/features", filters=[("snapshot_date", "=", "2024-01-01")]).shape[0] == 53
     with pytest.raises(MissingInputError):
         read_partitions(spark, root=warehouse, table="features", key="snapshot_date", values=["2024-02-01"])
 

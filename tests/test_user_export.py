@@ -50,22 +50,6 @@ def test_shop_export_ingests(spark: SparkSession, warehouse: str) -> None:
     assert (storno.is_return, storno.quantity, storno.line_amount) == (True, -1.0, -8.0)
 
 
-@pytest.fixture(scope="module")
-def shop_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The warehouse of one `segspark run` on the shop export (shared by the tests below)."""
-    root = tmp_path_factory.mktemp("shop") / "wh"
-    code = main(
-        [
-            "run", "--source", str(FIXTURES / "shop_export.yaml"), "--as-of", "2023-06-01",
-            "--set", f"warehouse.root={root}", "--set", "ingest.max_order_ts=2030-01-01",
-            "--set", "fit.save_mllib=false", "--set", "fit.k_max=3", "--set", "history.backfill_offsets=[31]",
-            "--set", "drift.baselines=[31]", "--set", "fit.min_segment_customers=1",  # a 3-customer export
-        ]
-    )  # fmt: skip
-    assert code == 0
-    return root
-
-
 def test_shop_export_is_segmented_by_segspark_run(spark: SparkSession, shop_run: Path) -> None:
     root = shop_run
     features = read_partitions(spark, root=str(root), table="features", key="snapshot_date", values=["2023-06-01"])
