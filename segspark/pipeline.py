@@ -80,7 +80,8 @@ def run_pipeline(
     skips: list[str] = []  # what the run skipped, with why, for the report
 
     def validate() -> list[str]:
-        validate_step(ctx, input_path=input_path)
+        text = as_of or ctx.config.get("run.as_of")
+        validate_step(ctx, input_path=input_path, as_of=parse_date(text, "--as-of") if text else None)
         tables = [f"orders/source={ctx.mapping.name}", f"rejects/source={ctx.mapping.name}"]
         if ctx.mapping.tickets is not None:
             tables += [f"tickets/source={ctx.mapping.name}", f"rejects/source={ctx.mapping.name}__tickets"]

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pyspark.sql.utils import is_remote
@@ -58,11 +58,31 @@ class ReportResult:
     customers: int
 
 
+# The cut-off of a run whose as_of is pinned: none. Lines after as_of never count as of as_of, so rejecting
+# them as "future" would only make the tables depend on the day the run happens.
+NO_CUTOFF = datetime(9999, 12, 31, 23, 59, 59)
+
+
+def future_cutoff(ctx: RunContext, as_of: date | None) -> datetime | None:
+    """ingest.max_order_ts when set; else no cut-off when as_of is pinned; else None (the moment ingestion runs,
+    which keeps a garbage year-2099 line from becoming the newest order an unpinned as_of is derived from)."""
+    explicit = parse_instant(ctx.config.get("ingest.max_order_ts"), "ingest.max_order_ts")
+    if explicit is not None:
+        return explicit
+    return NO_CUTOFF if as_of is not None else None
+
+
 def validate_step(
-    ctx: RunContext, *, input_path: str | None = None, append: bool = False, item: InputFile | None = None
+    ctx: RunContext,
+    *,
+    input_path: str | None = None,
+    append: bool = False,
+    item: InputFile | None = None,
+    as_of: date | None = None,
 ) -> IngestReport:
     """Ingest the source (or one input appended through the ledger) into orders/ and rejects/; `item` is the
-    input's ledger identity when the caller already computed it."""
+    input's ledger identity when the caller already computed it. `as_of`, when the run pins it, pins the
+    future-timestamp cut-off too (`future_cutoff`)."""
     cfg = ctx.config
     key = "validate" if not append else f"ingest {input_path}"
     with step(key, ctx.summary) as info:
@@ -73,7 +93,7 @@ def validate_step(
             run_id=ctx.run_id,
             max_malformed_fraction=float(cfg.get("ingest.max_malformed_fraction")),
             path=input_path,
-            max_order_ts=parse_instant(cfg.get("ingest.max_order_ts"), "ingest.max_order_ts"),
+            max_order_ts=future_cutoff(ctx, as_of),
             repartition=int(cfg.get("ingest.repartition")),
             append=append,
             item=item,
@@ -83,11 +103,11 @@ def validate_step(
     for line in report.lines():
         ctx.say(line)
     if ctx.mapping.tickets is not None and not append:
-        tickets_step(ctx)
+        tickets_step(ctx, as_of)
     return report
 
 
-def tickets_step(ctx: RunContext) -> IngestReport | None:
+def tickets_step(ctx: RunContext, as_of: date | None = None) -> IngestReport | None:
     """Ingest the source's support tickets (the mapping's `tickets:` export, in full) into tickets/ and rejects/."""
     cfg = ctx.config
     with step("validate tickets", ctx.summary) as info:
@@ -97,7 +117,7 @@ def tickets_step(ctx: RunContext) -> IngestReport | None:
             root=ctx.root,
             run_id=ctx.run_id,
             max_malformed_fraction=float(cfg.get("ingest.max_malformed_fraction")),
-            max_ts=parse_instant(cfg.get("ingest.max_order_ts"), "ingest.max_order_ts"),
+            max_ts=future_cutoff(ctx, as_of),
         )
         if report is not None:
             info.update(report.as_dict())

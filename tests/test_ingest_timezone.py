@@ -80,3 +80,31 @@ def test_new_york_process_gives_identical_rows(spark: SparkSession, tmp_path: Pa
     assert utc.count() == 36 + 8
     assert utc.exceptAll(ny).count() == 0
     assert ny.exceptAll(utc).count() == 0
+
+
+def test_a_pinned_as_of_pins_the_future_cutoff(spark: SparkSession, tmp_path: Path) -> None:
+    """With as_of pinned and no ingest.max_order_ts, a line stamped in the year 2999 is not rejected as future:
+    were the cut-off the moment the run happens, the tables would depend on that day."""
+    from segspark.config import load_config
+    from segspark.context import make_context
+    from segspark.steps import NO_CUTOFF, future_cutoff
+
+    mapping = str(FIXTURES / "shop_export.yaml")
+    config = load_config(sets=[f"warehouse.root={tmp_path / 'wh'}"])
+    ctx = make_context(config, source=mapping)
+    assert future_cutoff(ctx, None) is None  # unpinned: the moment ingestion runs
+    assert future_cutoff(ctx, datetime(2023, 6, 1).date()) == NO_CUTOFF
+    explicit = load_config(sets=[f"warehouse.root={tmp_path / 'wh'}", "ingest.max_order_ts=2024-01-01"])
+    assert future_cutoff(make_context(explicit, source=mapping), datetime(2023, 6, 1).date()) == datetime(2024, 1, 1)
+
+    lines = (FIXTURES / "shop_export.csv").read_text().splitlines()
+    source = tmp_path / "shop.csv"
+    source.write_text("\n".join([*lines, "K-001;T999;15.01.2999 09:05:00;A-1;garden;1;12,50;0,00;online;"]) + "\n")
+    wh = check_warehouse(str(tmp_path / "wh"))
+    counts = {}
+    for cutoff in (NO_CUTOFF, None):
+        report = validate(spark, load_mapping(mapping), root=wh, run_id="c", max_malformed_fraction=1.0,
+                          path=str(source), max_order_ts=cutoff)  # fmt: skip
+        counts[cutoff] = (report.valid, report.malformed)
+    assert counts[NO_CUTOFF] == (len(lines), 0)  # every data line and the year-2999 one
+    assert counts[None] == (len(lines) - 1, 1)  # today's cut-off rejects it

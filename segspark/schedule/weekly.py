@@ -105,12 +105,12 @@ def run_week(ctx: RunContext, as_of: date, *, inputs: Sequence[str] = (), force:
     ctx.say(f"[weekly {as_of}] ingest: {len(fresh)} new input(s) of {len(inputs)}")
     if not committed(ctx._spark, root=ctx.root, table="orders", key="source").get(ctx.mapping.name) and not fresh:
         ctx.say(f"  no orders yet for {ctx.mapping.name}: ingesting its mapping's source in full")
-        result.ingested.append(validate_step(ctx))
+        result.ingested.append(validate_step(ctx, as_of=as_of))
     for item in fresh:
-        result.ingested.append(validate_step(ctx, input_path=item.path, append=True, item=item))
+        result.ingested.append(validate_step(ctx, input_path=item.path, append=True, item=item, as_of=as_of))
     if fresh and ctx.mapping.tickets is not None:
         # The tickets export is read whole, as of this week (it is one current file, not deliveries).
-        tickets_step(ctx)
+        tickets_step(ctx, as_of)
 
     ctx.say(f"[weekly {as_of}] snapshot")
     features = features_step(ctx, as_of)
@@ -130,7 +130,11 @@ def run_week(ctx: RunContext, as_of: date, *, inputs: Sequence[str] = (), force:
     if result.refit_reasons:
         ctx.say(f"[weekly {as_of}] refit: {'; '.join(result.refit_reasons)}")
         fitted = fit_step(
-            ctx, as_of, previous=current_path, skipped=features.plan.skipped, refit_reason=result.refit_reasons,
+            ctx,
+            as_of,
+            previous=current_path,
+            skipped=features.plan.skipped,
+            refit_reason=result.refit_reasons,
             dropped=features.plan.dropped,
         )
         model = fitted.manifest
