@@ -28,16 +28,25 @@ def _ctx(workers: int, offsets: str = "[7, 14, 28]") -> RunContext:
     return RunContext(config=config, root="/nowhere", run_id="r", mapping=None)  # type: ignore[arg-type]
 
 
-def _record(monkeypatch: pytest.MonkeyPatch, fail: date | None = None, pause: float = 0.2) -> dict[str, Any]:
+def _record(
+    monkeypatch: pytest.MonkeyPatch, fail: date | None = None, together: int = 1, linger: float = 0.0
+) -> dict[str, Any]:
+    """Replace the snapshot by a recorder. With `together` > 1 every date waits (up to 30 s) until that many
+    dates are running at once: if the scheduler ran them one by one, the wait breaks and the test fails.
+    `linger` keeps each date running a while, so a scheduler that should run one date at a time but
+    started a second would be seen overlapping (peak 2)."""
     seen: dict[str, Any] = {"started": [], "running": 0, "peak": 0}
     lock = threading.Lock()
+    barrier = threading.Barrier(together) if together > 1 else None
 
     def fake(ctx: RunContext, day: date, model: object, *, label: str = "") -> str:
         with lock:
             seen["started"].append(day)
             seen["running"] += 1
             seen["peak"] = max(seen["peak"], seen["running"])
-        time.sleep(pause)
+        if barrier is not None:
+            barrier.wait(timeout=30)
+        time.sleep(linger)
         with lock:
             seen["running"] -= 1
         if day == fail:
@@ -49,7 +58,7 @@ def _record(monkeypatch: pytest.MonkeyPatch, fail: date | None = None, pause: fl
 
 
 def test_two_workers_run_two_dates_at_once_and_return_in_date_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen = _record(monkeypatch)
+    seen = _record(monkeypatch, together=2)
     ctx = _ctx(workers=2)
     got = steps.backfill_step(ctx, backfill_dates(AS_OF, [7, 14, 28]), None)  # type: ignore[arg-type]
     assert list(got.values()) == ["profiles/2024-06-01", "profiles/2024-05-25", "profiles/2024-05-18",
@@ -60,7 +69,7 @@ def test_two_workers_run_two_dates_at_once_and_return_in_date_order(monkeypatch:
 
 
 def test_one_worker_runs_dates_in_order_newest_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen = _record(monkeypatch, pause=0.0)
+    seen = _record(monkeypatch, linger=0.2)
     days = [d for d in backfill_dates(AS_OF, [28, 7]) if d != AS_OF]
     got = steps.backfill_step(_ctx(workers=1), days, None)  # type: ignore[arg-type]
     assert seen["peak"] == 1
@@ -70,7 +79,7 @@ def test_one_worker_runs_dates_in_order_newest_first(monkeypatch: pytest.MonkeyP
 
 def test_a_failed_date_stops_new_dates_and_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     # One worker: the second date fails, so the third and fourth never start.
-    seen = _record(monkeypatch, fail=date(2024, 5, 25), pause=0.0)
+    seen = _record(monkeypatch, fail=date(2024, 5, 25))
     ctx = _ctx(workers=1)
     with pytest.raises(RuntimeError, match="boom on 2024-05-25"):
         steps.backfill_step(ctx, backfill_dates(AS_OF, [7, 14, 28]), None)  # type: ignore[arg-type]
@@ -85,7 +94,7 @@ def test_workers_below_one_is_a_config_error(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_spark_connect_runs_one_date_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen = _record(monkeypatch)
+    seen = _record(monkeypatch, linger=0.2)
     monkeypatch.setattr(steps, "is_remote", lambda: True)
     ctx = _ctx(workers=2)
     steps.backfill_step(ctx, backfill_dates(AS_OF, [7, 14]), None)  # type: ignore[arg-type]

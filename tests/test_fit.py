@@ -179,23 +179,39 @@ def test_missing_values_are_imputed_with_the_median(spark: SparkSession) -> None
 
 
 def test_mllib_stages_are_saved_and_load_back(spark: SparkSession, tmp_path: Path) -> None:
+    """The reloaded MLlib stages, applied with their own `transform`, assign every customer to the segment the
+    real scoring pass (score_profiles over the manifest) makes dominant."""
     from pyspark.ml.clustering import KMeansModel
-    from pyspark.ml.feature import StandardScalerModel
+    from pyspark.ml.feature import StandardScalerModel, VectorAssembler
 
     from segspark.model.step import save_stages
+    from segspark.model.transforms import spark_transform
+    from segspark.score.core import ScoringModel
+    from segspark.score.spark import score_profiles
 
-    df = planted(spark, k=3, per_group=60, seed=5)
-    m, fits = fit_model(df.drop("group"), [AXIS], as_of="2024-01-01", source="t", cfg=cfg())
+    df = planted(spark, k=3, per_group=60, seed=5).drop("group")
+    m, fits = fit_model(df, [AXIS], as_of="2024-01-01", source="t", cfg=cfg())
     ax = m.axes[AXIS.name]
     base = str(tmp_path / "model")
     save_stages({"first": fits[AXIS.name], "second": fits[AXIS.name]}, base)
+    registry = spark.createDataFrame([], "archetype_key string")
+    scored = {r.customer_id: r.dominant_segments[AXIS.name]
+              for r in score_profiles(df, ScoringModel.from_manifest(m), registry).collect()}  # fmt: skip
+    raw = df.select("customer_id", *[spark_transform(F.col(c), ax.transforms[f], ax.impute[f]).alias(c)
+                                     for f, c in zip(ax.features, ax.columns, strict=True)])  # fmt: skip
+    vectors = VectorAssembler(inputCols=ax.columns, outputCol="raw").transform(raw)
     for name in ("first", "second"):
         scaler = StandardScalerModel.load(f"{base}/mllib/{name}/scaler")
         kmeans = KMeansModel.load(f"{base}/mllib/{name}/kmeans")
-        np.testing.assert_allclose(scaler.mean.toArray(), ax.scaler_mean, rtol=1e-12)
-        np.testing.assert_allclose(scaler.std.toArray(), ax.scaler_scale, rtol=1e-12)
-        centres = sorted(map(list, kmeans.clusterCenters()))
-        np.testing.assert_allclose(centres, sorted(map(list, ax.centers_scaled)), rtol=1e-12)
+        # The manifest's segment of each MLlib cluster: the one whose centre is that cluster's centre.
+        centres = np.asarray(ax.centers_scaled)
+        segment_of = [ax.segment_ids[int(np.argmin(((centres - c) ** 2).sum(axis=1)))] for c in kmeans.clusterCenters()]
+        assert sorted(segment_of) == sorted(ax.segment_ids)
+        assigned = kmeans.transform(scaler.setOutputCol("features").transform(vectors)).select(
+            "customer_id", "prediction"
+        )
+        by_mllib = {r.customer_id: segment_of[r.prediction] for r in assigned.collect()}
+        assert by_mllib == scored and len(scored) == 180
 
 
 def test_a_k_that_isolates_a_few_outliers_is_not_chosen(spark: SparkSession) -> None:
@@ -223,3 +239,14 @@ def test_min_segment_size_is_the_larger_of_share_and_floor() -> None:
     # On a sample, both bounds scale with it: 1% of the sample, and the floor's share of the sample.
     assert search.min_size(1_000, 2_000_000) == 10
     assert search.min_size(100, 2_000) == 1
+
+
+def test_the_k_search_runs_on_a_hash_sample_and_the_final_fit_on_everyone(spark: SparkSession) -> None:
+    df = planted(spark, k=3, per_group=100, seed=3)  # 300 customers
+    ax = fit(df, k_search_sample_size=120).axes[AXIS.name]
+    # About 120 customers chosen by a hash of their id (binomial spread), everyone in the final model.
+    assert 80 <= ax.k_search_rows <= 160
+    assert sum(ax.sizes) == 300
+    # The same customers whatever the partitioning: the same search.
+    again = fit(df.repartition(5), k_search_sample_size=120).axes[AXIS.name]
+    assert (again.k_search_rows, again.silhouette_by_k, again.k) == (ax.k_search_rows, ax.silhouette_by_k, ax.k)

@@ -96,11 +96,18 @@ def test_what_reaches_the_driver_is_bounded_whatever_the_rows(
 
 
 def test_a_bracket_that_misses_falls_back_to_spark(spark: SparkSession, monkeypatch: pytest.MonkeyPatch) -> None:
-    df = _frame(spark, {"x": [float(i % 13) for i in range(200)], "y": [float(i) for i in range(200)]})
-    wanted = {"x": [0.5, 0.9], "y": [0.5]}
-    expected = quantiles.spark_percentiles(df, wanted)  # type: ignore[arg-type]
+    xs, ys = [float(i % 13) for i in range(200)], [float(i) ** 1.5 for i in range(200)]
+    df = _frame(spark, {"x": xs, "y": ys})
+    wanted = {"x": [0.5, 0.9], "y": [0.5, 0.37]}
+    calls: list[int] = []
+    real = quantiles.spark_percentiles
     monkeypatch.setattr(_Bracket, "value_at", lambda self, rank: None)
-    assert exact_quantiles(df, wanted) == expected  # type: ignore[arg-type]
+    monkeypatch.setattr(quantiles, "spark_percentiles", lambda *a: calls.append(1) or real(*a))
+    got = exact_quantiles(df, wanted)  # type: ignore[arg-type]
+    assert calls, "the bracket missed but Spark's percentile was not asked"
+    # Spark's percentile interpolates linearly between order statistics, as numpy's default does.
+    for name, values in (("x", xs), ("y", ys)):
+        np.testing.assert_allclose(got[name], np.percentile(values, [100 * p for p in wanted[name]]), rtol=1e-12)
 
 
 def test_exact_quantiles_small_columns(spark: SparkSession) -> None:

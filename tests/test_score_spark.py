@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from datetime import date
 from typing import Any
 
@@ -14,6 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segspark.exc import SegsparkError
+from segspark.model.fit import archetype_id_column
 from segspark.score.core import ScoringModel, archetype_keys, level3_document, profile_record, score
 from segspark.score.spark import PROFILE_COLUMNS, score_profiles
 from segspark.tables import read_partitions, write_partition
@@ -110,6 +114,17 @@ def test_unseen_archetype_same_id_across_runs(spark: SparkSession) -> None:
     assert first == second
     assert all(new for _, new in first.values())
     assert first["C1"][0] != first["C2"][0]
+    # The id is the key's, not the process's: the scoring workers (Python) give what Spark SQL's own SHA-256
+    # expression (the registry's) gives, and what a fresh interpreter with another hash seed gives.
+    df = score_profiles(features(spark), model, known(spark, []))
+    by_sql = {r.customer_id: r.sql_id for r in df.select("customer_id", archetype_id_column(F.col("archetype_key"))
+                                                          .alias("sql_id")).collect()}  # fmt: skip
+    assert by_sql == {c: i for c, (i, _) in first.items()}
+    keys = [r.archetype_key for r in df.orderBy("customer_id").collect()]
+    code = "import sys; from segspark.model.identity import archetype_id; print(*map(archetype_id, sys.argv[1:]))"
+    other = subprocess.run([sys.executable, "-c", code, *keys], env={**os.environ, "PYTHONHASHSEED": "12345"},
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    assert other.stdout.split() == [first[c][0] for c in sorted(first)]
 
 
 def test_profile_from_disk_equals_in_memory(spark: SparkSession, warehouse: str) -> None:
@@ -152,8 +167,9 @@ def test_missing_feature_column_names_it(spark: SparkSession) -> None:
 
     orders = spark.createDataFrame([], "customer_id string")
     with pytest.raises(SegsparkError, match="value__v"):
-        profiles(features(spark).drop("value__v"), orders, hand_manifest(), as_of=date(2024, 1, 1),
-                 registry=known(spark))
+        profiles(
+            features(spark).drop("value__v"), orders, hand_manifest(), as_of=date(2024, 1, 1), registry=known(spark)
+        )
 
 
 def test_vectors_pass_equals_numpy_core(spark: SparkSession) -> None:
@@ -171,3 +187,18 @@ def test_vectors_pass_equals_numpy_core(spark: SparkSession) -> None:
         assert row.fingerprint == rec["fingerprint"]
         flat = [rec["segment_memberships"][a][sid] for a, sid in model.fingerprint_layout]
         assert row.memberships == flat
+
+
+@pytest.mark.parametrize(
+    "spec", [{"kind": "none"}, {"kind": "log1p"}, {"kind": "signed_log1p"}, {"kind": "clip", "low": -2.5, "high": 40.0}]
+)
+def test_every_transform_gives_the_same_numbers_in_spark_and_numpy(spark: SparkSession, spec: dict[str, Any]) -> None:
+    """Fit and the Spark scoring pass use `spark_transform`, the numpy core `numpy_transform`: a customer must
+    get the same transformed value from both (nulls imputed, negatives, zeros, huge values, the clip bounds)."""
+    from segspark.model.transforms import numpy_transform, spark_transform
+
+    values = [None, -1e9, -3.0, -2.5, -1e-12, 0.0, 1e-12, 0.5, 1.0, 39.9, 40.0, 1e12, float("inf"), float("-inf")]
+    df = spark.createDataFrame([(i, v) for i, v in enumerate(values)], "i int, x double")
+    got = [r.y for r in df.select("i", spark_transform(F.col("x"), spec, 3.25).alias("y")).orderBy("i").collect()]
+    expected = numpy_transform(np.array([np.nan if v is None else v for v in values]), spec, 3.25)
+    np.testing.assert_allclose(np.array(got, dtype=float), expected, rtol=1e-15, atol=0)
