@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -133,4 +133,29 @@ def load_config(overlays: Sequence[str | Path] = (), sets: Sequence[str] = ()) -
             nested = {key: nested}
         _overlay(data, nested, f"--set {assignment}")
         origins.append(f"--set {assignment}")
+    _check_values(data)
     return Config(data=data, origins=tuple(origins))
+
+
+def _check_values(data: Mapping[str, Any]) -> None:
+    """Values whose type is right but whose meaning is not: refused here, before Spark starts."""
+    fit, ingest = data["fit"], data["ingest"]
+    if fit["k_min"] < 2:
+        raise ConfigError(f"'fit.k_min' must be at least 2 (one segment is no segmentation), got {fit['k_min']}")
+    if fit["k_max"] < fit["k_min"]:
+        raise ConfigError(f"'fit.k_max' ({fit['k_max']}) must not be below 'fit.k_min' ({fit['k_min']})")
+    if not 0 <= fit["min_segment_share"] < 1:
+        raise ConfigError(f"'fit.min_segment_share' must be in [0, 1), got {fit['min_segment_share']}")
+    if not 0 <= ingest["max_malformed_fraction"] <= 1:
+        raise ConfigError(f"'ingest.max_malformed_fraction' must be in [0, 1], got {ingest['max_malformed_fraction']}")
+    cutoff = ingest["max_order_ts"]
+    if cutoff is not None:
+        try:
+            datetime.fromisoformat(str(cutoff))
+        except ValueError:
+            raise ConfigError(f"'ingest.max_order_ts' must be an ISO date or date-time, got {cutoff!r}") from None
+    for key in ("history.backfill_offsets", "drift.baselines"):
+        section, name = key.split(".")
+        days = data[section][name]
+        if not isinstance(days, list) or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in days):
+            raise ConfigError(f"'{key}' must be a list of positive day counts, got {days!r}")

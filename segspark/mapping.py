@@ -188,6 +188,12 @@ def parse_mapping(data: Mapping[str, Any], origin: str) -> SourceMapping:
     if epoch_unit is not None and epoch_unit not in ("s", "ms", "us", "ns"):
         raise _err(origin, "timestamp.epoch_unit must be one of s, ms, us, ns")
     returns = data.get("returns") or {}
+    if not isinstance(returns, dict):
+        raise _err(origin, "returns must be a mapping (negative_quantity, order_id_prefix, flag_column, flag_values)")
+    unknown_returns = set(returns) - {"negative_quantity", "order_id_prefix", "flag_column", "flag_values"}
+    if unknown_returns:
+        allowed = "flag_column, flag_values, negative_quantity, order_id_prefix"
+        raise _err(origin, f"unknown returns key(s) {sorted(unknown_returns)}; allowed: {allowed}")
     dup = str(data.get("duplicates", "keep"))
     if dup not in ("keep", "drop"):
         raise _err(origin, "duplicates must be 'keep' or 'drop'")
