@@ -13,7 +13,7 @@ with SIGKILL at a random moment in (0.03 T, 0.97 T), and then checks:
 - the same run, started again, finishes, and its tables equal the clean run's (floats to 9 digits;
   run ids and commit times aside).
 
-The tiny generated shop of the test suite (30 customers, five weeks) on two axes keeps a run near a
+A small generated shop (tests/shapes.py: 150 customers over 120 days) on two axes keeps a run near a
 minute, so twenty trials take about 40 minutes on 2 cores. Results: docs/reliability.md.
 """
 
@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO))
 
 from segspark.config import shipped_file  # noqa: E402
 from segspark.tables import committed  # noqa: E402
-from tests.shapes import SHAPES, write  # noqa: E402
+from tests.shapes import Shape, write  # noqa: E402
 
 AS_OF, BEFORE = "2024-06-03", "2024-05-27"
 TABLES = {
@@ -139,7 +139,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="segspark-kills-"))
-    mapping = write(SHAPES["tiny"], work / "shop")
+    mapping = write(Shape("kills", customers=150, days=120), work / "shop")
     axes = yaml.safe_load(shipped_file("axes.yaml").read_text())
     for name, axis in axes["axes"].items():
         axis["enabled"] = name in ("purchase_frequency", "product_knowledge")

@@ -145,7 +145,8 @@ def validate_tickets(
     staging = staging_path(root, f"{run_id}-tickets")
     try:
         classified.write.mode("overwrite").partitionBy(KIND).parquet(staging)
-        staged = spark.read.parquet(staging)
+        # The schema is given: a source without data lines writes no file to infer one from.
+        staged = spark.read.schema(classified.schema).parquet(staging)
         report = account(staged, mapping.name, duplicates="drop")
         report.input, report.table = tickets.path, "tickets"
         for line in report.lines():

@@ -208,14 +208,15 @@ def validate(
     staging = staging_path(root, run_id)
     try:
         classified.write.mode("overwrite").partitionBy(KIND).parquet(staging)
-        staged = spark.read.parquet(staging)
+        # The schema is given: a source without data lines writes no file to infer one from.
+        staged = spark.read.schema(classified.schema).parquet(staging)
         report = account(staged, mapping.name, mapping.duplicates)
         report.input, report.fingerprint, report.mode = item.name, item.fingerprint, "append" if append else "full"
         report.replaced = [str(p.info.get("input")) for p in plan.replaces]
         for line in report.lines():
             log.info(line)
         if report.rows_read == 0 and not append:
-            raise DataQualityError(f"source {mapping.name} has no rows; nothing written")
+            raise DataQualityError(f"source {mapping.name}: {item.path} has no data rows; nothing written")
         check_malformed(report, max_malformed_fraction, item.path)
         kept_ids = {p.run_id for p in plan.keep}
         rejects_now = committed(spark, root=root, table="rejects", key="source").get(mapping.name)
