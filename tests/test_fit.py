@@ -195,8 +195,7 @@ def test_mllib_stages_are_saved_and_load_back(spark: SparkSession, tmp_path: Pat
     base = str(tmp_path / "model")
     save_stages({"first": fits[AXIS.name], "second": fits[AXIS.name]}, base)
     registry = spark.createDataFrame([], "archetype_key string")
-    scored = {r.customer_id: r.dominant_segments[AXIS.name]
-              for r in score_profiles(df, ScoringModel.from_manifest(m), registry).collect()}  # fmt: skip
+    profiles = {r.customer_id: r for r in score_profiles(df, ScoringModel.from_manifest(m), registry).collect()}
     raw = df.select("customer_id", *[spark_transform(F.col(c), ax.transforms[f], ax.impute[f]).alias(c)
                                      for f, c in zip(ax.features, ax.columns, strict=True)])  # fmt: skip
     vectors = VectorAssembler(inputCols=ax.columns, outputCol="raw").transform(raw)
@@ -207,11 +206,17 @@ def test_mllib_stages_are_saved_and_load_back(spark: SparkSession, tmp_path: Pat
         centres = np.asarray(ax.centers_scaled)
         segment_of = [ax.segment_ids[int(np.argmin(((centres - c) ** 2).sum(axis=1)))] for c in kmeans.clusterCenters()]
         assert sorted(segment_of) == sorted(ax.segment_ids)
-        assigned = kmeans.transform(scaler.setOutputCol("features").transform(vectors)).select(
-            "customer_id", "prediction"
-        )
-        by_mllib = {r.customer_id: segment_of[r.prediction] for r in assigned.collect()}
-        assert by_mllib == scored and len(scored) == 180
+        scaled = kmeans.transform(scaler.setOutputCol("features").transform(vectors)).collect()
+        assert len(scaled) == len(profiles) == 180
+        for row in scaled:
+            profile = profiles[row.customer_id]
+            # The cluster MLlib assigns is the scorer's dominant segment ...
+            assert segment_of[row.prediction] == profile.dominant_segments[AXIS.name]
+            # ... and the scorer's distances are those of MLlib's scaled vector to MLlib's centres.
+            x = row.features.toArray()
+            mllib = {segment_of[i]: float(np.sqrt(((x - c) ** 2).sum())) for i, c in enumerate(kmeans.clusterCenters())}
+            np.testing.assert_allclose([profile.segment_distances[AXIS.name][s] for s in ax.segment_ids],
+                                       [mllib[s] for s in ax.segment_ids], rtol=1e-9, atol=1e-12)  # fmt: skip
 
 
 def test_a_k_that_isolates_a_few_outliers_is_not_chosen(spark: SparkSession) -> None:
