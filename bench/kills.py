@@ -41,19 +41,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from segspark.config import shipped_file  # noqa: E402
+from segspark.paths import PARTITION_KEYS  # noqa: E402
 from segspark.tables import committed  # noqa: E402
 from tests.shapes import Shape, write  # noqa: E402
 
 AS_OF, BEFORE = "2024-06-03", "2024-05-27"
-TABLES = {
-    "orders": "source",
-    "rejects": "source",
-    "features": "snapshot_date",
-    "customer_profiles": "snapshot_date",
-    "customer_state": "snapshot_date",
-    "drift": "snapshot_date",
-    "drift_population": "snapshot_date",
-}
+TABLES = {t: k for t, k in PARTITION_KEYS.items() if t not in ("tickets", "lookalikes")}  # what a run writes
 # Columns that name the run or the moment, not the result.
 RUN_COLUMNS = {"run_id"}
 

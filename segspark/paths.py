@@ -27,6 +27,18 @@ TABLES = (
     "reports",
     "runs",
 )
+# The partitioned tables and their partition key (the others are directories of files).
+PARTITION_KEYS = {
+    "orders": "source",
+    "tickets": "source",
+    "rejects": "source",
+    "features": "snapshot_date",
+    "customer_profiles": "snapshot_date",
+    "drift": "snapshot_date",
+    "drift_population": "snapshot_date",
+    "customer_state": "snapshot_date",
+    "lookalikes": "snapshot_date",
+}
 COMMITS = "_commits"
 WAREHOUSE_MARKER = "_segspark_warehouse"
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:-]+$")

@@ -17,17 +17,11 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from segspark.paths import PARTITION_KEYS
 from segspark.tables import committed, read_partitions
 
-TABLES = {
-    "orders": "source",
-    "rejects": "source",
-    "features": "snapshot_date",
-    "customer_profiles": "snapshot_date",
-    "customer_state": "snapshot_date",
-    "drift": "snapshot_date",
-    "drift_population": "snapshot_date",
-}
+# Every partitioned table a `segspark run` writes (the shop export has no tickets; lookalikes are asked for).
+TABLES = {t: k for t, k in PARTITION_KEYS.items() if t not in ("tickets", "lookalikes")}
 
 
 def _flat(df: DataFrame) -> DataFrame:
