@@ -194,9 +194,7 @@ def _write_open(
     files = tuple(sorted(f.name for f in staged.glob("*.parquet")))
     part = Part(run_id, written.count(), dict(info or {}), files)
     if keep:
-        previous = committed(spark, root=root, table=table, key=key).get(value)
-        if previous is not None and previous.schema_hash != new_hash:
-            raise SegsparkError(f"refusing to append to {table} {key}={value}: the schema differs from its parts'")
+        _check_append(spark, root, table, key, value, new_hash)
         keep = [_link_part(p, visible, staged) for p in keep]
     parts = (*keep, part)
     commit = Commit(value, run_id, sum(p.rows for p in parts), new_hash, time.time_ns(), parts, OPEN)
@@ -205,6 +203,13 @@ def _write_open(
     # Markers of the run-directory layout no longer describe this partition.
     shutil.rmtree(local_path(table_path(root, table, COMMITS, f"{key}={value}")), ignore_errors=True)
     return commit
+
+
+def _check_append(spark: SparkSession, root: str, table: str, key: str, value: str, new_hash: str) -> None:
+    """An append keeps the committed parts: refuse one whose schema differs from theirs."""
+    previous = committed(spark, root=root, table=table, key=key).get(value)
+    if previous is not None and previous.schema_hash != new_hash:
+        raise SegsparkError(f"refusing to append to {table} {key}={value}: the schema differs from its parts'")
 
 
 def _link_part(part: Part, visible: Path, staged: Path) -> Part:
@@ -266,9 +271,7 @@ def _write_runs(
         written = spark.read.parquet(data_dir)
     new_hash = schema_hash(written.schema)
     if keep:
-        previous = committed(spark, root=root, table=table, key=key).get(value)
-        if previous is not None and previous.schema_hash != new_hash:
-            raise SegsparkError(f"refusing to append to {table} {key}={value}: the schema differs from its parts'")
+        _check_append(spark, root, table, key, value, new_hash)
     part = Part(run_id, written.count(), dict(info or {}))
     parts = (*keep, part)
     commit = Commit(value, run_id, sum(p.rows for p in parts), new_hash, time.time_ns(), parts)
