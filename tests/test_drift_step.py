@@ -77,3 +77,44 @@ def test_baselines_of_two_model_versions(spark: SparkSession, warehouse: str) ->
     assert moves[("2024-02-16", "value", "value_s1", "value_s0")] == 1
     assert moves[("2024-02-16", "freq", "freq_s1", "freq_s0")] == 1
     assert moves[("2024-02-23", "freq", "freq_s0", "freq_s0")] == 1
+
+
+def test_trend_over_four_snapshots(spark: SparkSession, warehouse: str) -> None:
+    """The trend reads the snapshots 7, 14, 90 and 180 days back, over the segments all four models share, for
+    the customers present in all four."""
+    now_model = hand_manifest()
+    old_axis = dataclasses.replace(now_model.axes["freq"], segment_ids=FREQ_OLD)
+    old_model = dataclasses.replace(now_model, model_version="m-old", axes={**now_model.axes, "freq": old_axis})
+    save_manifest(warehouse, now_model)
+    save_manifest(warehouse, old_model)
+    # C1's memberships by offset: freq_s0 0.72 -> 0.7 -> 0.6 -> 0.5 (falling, faster lately), freq_s1 rising,
+    # value_s0 down 0.03 in the last week only. C2 is missing from the 90-day snapshot, C3 is new.
+    c1 = {180: ([0.72, 0.1, 0.18], [0.5, 0.5]), 90: ([0.7, 0.2, 0.1], [0.5, 0.5]),
+          14: ([0.6, 0.3, 0.1], [0.5, 0.5]), 7: ([0.5, 0.4, 0.1], [0.47, 0.53]), 0: ([0.5, 0.4, 0.1], [0.4, 0.6])}
+    days = {0: "2024-07-01", 7: "2024-06-24", 14: "2024-06-17", 90: "2024-04-02", 180: "2024-01-03"}
+    for offset, day in days.items():
+        version, ids = ("m-old", FREQ_OLD) if offset == 180 else ("m-hand", FREQ_NOW)  # the oldest: another model
+        rows = [row("C1", version, ids, *c1[offset])]
+        if offset != 90:
+            rows.append(row("C2", version, ids, [0.9, 0.05, 0.05], [0.9, 0.1]))
+        if offset in (0, 7):
+            rows.append(row("C3", version, ids, [0.1, 0.1, 0.8], [0.2, 0.8]))
+        write_partition(spark.createDataFrame(rows, PROFILE_SCHEMA), root=warehouse, table="customer_profiles",
+                        key="snapshot_date", value=day, run_id=f"r{day}")  # fmt: skip
+    cfg = {**dict(load_config().section("drift")), "baselines": [7], "trend_min_decline": 0.05}
+    result = run_drift(spark, root=warehouse, as_of=date(2024, 7, 1), cfg=cfg, run_id="trend1")
+    assert result.trend_dates == {o: d for o, d in days.items() if o}
+
+    drift = read_partitions(spark, root=warehouse, table="drift", key="snapshot_date", values=[days[0]])
+    trends = {r.customer_id: r.trend for r in drift.collect()}
+    assert set(trends) == {"C1", "C2", "C3"} and trends["C2"] is None and trends["C3"] is None
+    got = trends["C1"]
+    # freq_old (180 days) and freq_s2 (the others) are not shared by all four models: no trend for either.
+    assert sorted(got) == ["freq", "value"] and sorted(got["freq"]) == ["freq_s0", "freq_s1"]
+    s0 = got["freq"]["freq_s0"]  # short 0.5 - 0.6, long 0.7 - 0.72, acceleration -0.1 + 0.02
+    assert (s0.short, s0.long, s0.acceleration) == pytest.approx((-0.1, -0.02, -0.08))
+    assert s0.declining_accelerating
+    s1 = got["freq"]["freq_s1"]  # rising: 0.4 - 0.3, 0.2 - 0.1
+    assert (s1.short, s1.long, s1.acceleration, s1.declining_accelerating) == pytest.approx((0.1, 0.1, 0.0, False))
+    v0 = got["value"]["value_s0"]  # falling and accelerating, but by less than the 0.05 floor
+    assert (v0.short, v0.acceleration) == pytest.approx((-0.03, -0.03)) and not v0.declining_accelerating
