@@ -16,7 +16,7 @@ it).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -96,15 +96,23 @@ def _summer(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             yield pa.RecordBatch.from_pylist([{"n": batch.num_rows, "total": total.tolist()}], schema=_SUMS_ARROW)
 
 
-def mean_unit(profiles: DataFrame, dim: int) -> np.ndarray:
-    """The population's mean unit fingerprint (one small row per Arrow batch reaches the driver)."""
+def mean_unit(profiles: DataFrame, dim: int) -> tuple[np.ndarray, int]:
+    """The population's mean unit fingerprint and its size (one small row per Arrow batch reaches the driver)."""
     # Not customer-sized: _summer reduces each Arrow batch to one (count, sum vector) row.
     rows = profiles.select("fingerprint").mapInArrow(_summer, _SUMS).collect()
     n = sum(r["n"] for r in rows)
     if not n:
-        return np.zeros(dim)
+        return np.zeros(dim), 0
     mean: np.ndarray = np.asarray(np.sum([r["total"] for r in rows], axis=0), dtype=float) / n
-    return mean
+    return mean, n
+
+
+def bits_for(settings: LshSettings, n: int, k: int) -> int:
+    """Hyperplanes per table for n customers: at most `settings.bits`, and few enough that the 2**bits buckets
+    of a table hold about 4k customers each. Ten bits split a shop of a few hundred customers 1,024 ways,
+    leaving most of them alone in their buckets with fewer than k neighbours found."""
+    fitting = int(np.floor(np.log2(n / (4 * k)))) if n > 8 * k else 1
+    return max(1, min(settings.bits, fitting))
 
 
 ArrowFn = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
@@ -205,7 +213,8 @@ def _group_neighbours(k: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
 def approximate_neighbours(profiles: DataFrame, k: int, settings: LshSettings, dim: int) -> DataFrame:
     """customer_id, rank, neighbour_id, similarity: every customer's approximate k nearest others (cosine)."""
     cols = ["customer_id", "fingerprint", *(["archetype_id"] if settings.by_archetype else [])]
-    centre = mean_unit(profiles, dim)
+    centre, n = mean_unit(profiles, dim)
+    settings = replace(settings, bits=bits_for(settings, n, k))
     hashed = profiles.select(*cols).mapInArrow(_hasher(settings, dim, centre), _HASHED)
     pairs = windowed(hashed, settings.max_bucket).groupBy("block").applyInPandas(_group_neighbours(k), _PAIRS)
     # The same pair can come from several tables or windows: keep it once, then the global top k.
