@@ -89,8 +89,13 @@ def test_trend_over_four_snapshots(spark: SparkSession, warehouse: str) -> None:
     save_manifest(warehouse, old_model)
     # C1's memberships by offset: freq_s0 0.72 -> 0.7 -> 0.6 -> 0.5 (falling, faster lately), freq_s1 rising,
     # value_s0 down 0.03 in the last week only. C2 is missing from the 90-day snapshot, C3 is new.
-    c1 = {180: ([0.72, 0.1, 0.18], [0.5, 0.5]), 90: ([0.7, 0.2, 0.1], [0.5, 0.5]),
-          14: ([0.6, 0.3, 0.1], [0.5, 0.5]), 7: ([0.5, 0.4, 0.1], [0.47, 0.53]), 0: ([0.5, 0.4, 0.1], [0.4, 0.6])}
+    c1 = {
+        180: ([0.72, 0.1, 0.18], [0.5, 0.5]),
+        90: ([0.7, 0.2, 0.1], [0.5, 0.5]),
+        14: ([0.6, 0.3, 0.1], [0.5, 0.5]),
+        7: ([0.5, 0.4, 0.1], [0.47, 0.53]),
+        0: ([0.5, 0.4, 0.1], [0.4, 0.6]),
+    }
     days = {0: "2024-07-01", 7: "2024-06-24", 14: "2024-06-17", 90: "2024-04-02", 180: "2024-01-03"}
     for offset, day in days.items():
         version, ids = ("m-old", FREQ_OLD) if offset == 180 else ("m-hand", FREQ_NOW)  # the oldest: another model

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -198,7 +199,7 @@ def test_lookalikes_all_command(spark: SparkSession, warehouse: str, capsys: pyt
     for seed, found in by_seed.items():
         found.sort()
         assert [rank for rank, _, _ in found] == list(range(1, k + 1))
-        assert all(a[2] >= b[2] for a, b in zip(found, found[1:], strict=False)), seed  # ranked by similarity
+        assert all(a[2] >= b[2] for a, b in pairwise(found)), seed  # ranked by similarity
         row = cosine[at[seed]].copy()
         row[at[seed]] = -np.inf
         truth = {ids[i] for i in np.argsort(-row, kind="stable")[:k]}
