@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -14,7 +15,7 @@ from pyspark.sql import SparkSession
 from segspark.config import Config
 from segspark.exc import ConfigError
 from segspark.mapping import SourceMapping, load_mapping
-from segspark.paths import check_warehouse
+from segspark.paths import STALE_STAGING_HOURS, check_warehouse, clean_staging
 from segspark.runlog import new_run_id
 from segspark.session import get_spark
 from segspark.tables import use_format
@@ -87,4 +88,10 @@ def make_context(config: Config, source: str | None = None, say: Callable[[str],
         "warehouse": root,
         "config": list(config.origins),
     }
-    return RunContext(config=config, root=root, run_id=run_id, mapping=mapping, summary=summary, say=say or log_line)
+    say = say or log_line
+    stale = clean_staging(root, now=time.time())
+    if stale:
+        summary["staging_removed"] = stale
+        say(f"removed {len(stale)} leftover(s) of killed runs from {root}/_staging (untouched for "
+            f"{STALE_STAGING_HOURS} hours): {', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}")  # fmt: skip
+    return RunContext(config=config, root=root, run_id=run_id, mapping=mapping, summary=summary, say=say)

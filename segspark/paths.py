@@ -125,6 +125,37 @@ def staging_path(root: str, run_id: str) -> str:
     return "/".join([root.rstrip("/"), STAGING, run_id])
 
 
+STALE_STAGING_HOURS = 24
+
+
+def clean_staging(root: str, *, now: float, older_than_hours: float = STALE_STAGING_HOURS) -> list[str]:
+    """Delete what killed runs left under `<root>/_staging/` (local stores), and return the names removed.
+
+    No reader looks there, so leftovers are harmless but pile up. A write in progress touches its directory
+    at least at every file it adds; one untouched for `older_than_hours` belongs to a run that died, so a
+    run starting beside a live one never removes the other's work.
+    """
+    if not is_local(root):
+        return []
+    staging = Path(local_path(staging_path(root, "")))
+    if not staging.is_dir():
+        return []
+    removed = []
+    for entry in sorted(staging.iterdir()):
+        try:
+            touched = max([entry.lstat().st_mtime, *(c.lstat().st_mtime for c in entry.iterdir())]
+                          if entry.is_dir() else [entry.lstat().st_mtime])  # fmt: skip
+        except FileNotFoundError:  # removed meanwhile by the run that owns it
+            continue
+        if now - touched > older_than_hours * 3600:
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed.append(entry.name)
+    return removed
+
+
 def remove_staging(root: str, run_id: str) -> None:
     """Delete a run's scratch directory (local stores; elsewhere it is left, and ignored)."""
     if is_local(root):

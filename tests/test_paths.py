@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
 
 from segspark.exc import PathError
-from segspark.paths import check_warehouse, table_path
+from segspark.paths import check_warehouse, clean_staging, table_path
 
 
 def test_foreign_root_refused(tmp_path: Path) -> None:
@@ -52,3 +54,36 @@ def test_partition_values_cannot_escape(part: str) -> None:
 def test_unknown_table_refused() -> None:
     with pytest.raises(PathError, match="unknown table"):
         table_path("/wh", "../../tmp")
+
+
+def test_stale_staging_is_removed_when_a_run_starts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Leftovers of killed runs under _staging/ go when the next run starts; a write still in progress (touched
+    recently, even if its directory is old) stays."""
+    from segspark.config import load_config
+    from segspark.context import make_context
+
+    root = tmp_path / "wh"
+    staging = root / "_staging"
+    dead = staging / "r1.features.snapshot_date=2024-01-01"
+    live = staging / "r2.features.snapshot_date=2024-01-08"
+    scratch = staging / "r1"  # an ingest's scratch directory
+    for d in (dead, live, scratch):
+        d.mkdir(parents=True)
+        (d / "part-0.parquet").write_bytes(b"x")
+    day = 24 * 3600
+    now = time.time()
+    for path in (dead, dead / "part-0.parquet", scratch, scratch / "part-0.parquet", live):
+        os.utime(path, (now - 2 * day, now - 2 * day))
+    os.utime(live / "part-0.parquet", (now - 60, now - 60))  # a file added a minute ago: a live write
+
+    assert clean_staging(str(root), now=now) == ["r1", "r1.features.snapshot_date=2024-01-01"]
+    assert sorted(p.name for p in staging.iterdir()) == [live.name]
+    assert clean_staging(str(root), now=now + 2 * day) == [live.name]
+    assert clean_staging(str(tmp_path / "nowhere"), now=now) == []
+
+    # make_context does it and says so.
+    dead.mkdir()
+    os.utime(dead, (now - 2 * day, now - 2 * day))
+    ctx = make_context(load_config(sets=[f"warehouse.root={root}"]), say=print)
+    assert ctx.summary["staging_removed"] == [dead.name] and not dead.exists()
+    assert "removed 1 leftover(s) of killed runs" in capsys.readouterr().out
