@@ -18,7 +18,7 @@ from segspark.mapping import SourceMapping, load_mapping
 from segspark.paths import STALE_STAGING_HOURS, check_warehouse, clean_staging
 from segspark.runlog import new_run_id
 from segspark.session import get_spark
-from segspark.tables import use_format
+from segspark.tables import open_old_partitions, use_format
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,13 @@ def make_context(config: Config, source: str | None = None, say: Callable[[str],
         "config": list(config.origins),
     }
     say = say or log_line
+    if fmt == "parquet":
+        opened = open_old_partitions(root)
+        if opened:
+            summary["partitions_opened"] = opened
+            more = " ..." if len(opened) > 5 else ""
+            say(f"rewrote {len(opened)} partition(s) written by an earlier segspark into open directories "
+                f"any Parquet reader can read (no data copied): {', '.join(opened[:5])}{more}")  # fmt: skip
     stale = clean_staging(root, now=time.time())
     if stale:
         summary["staging_removed"] = stale

@@ -47,7 +47,7 @@ import os
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ from pyspark.sql import types as T
 
 from segspark.delta import DELTA_HELP, FORMAT_CONF, delta_available, use_format
 from segspark.exc import MissingInputError, SegsparkError
-from segspark.paths import COMMITS, is_local, local_path, staging_path, table_path
+from segspark.paths import COMMITS, PARTITION_KEYS, is_local, local_path, staging_path, table_path
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +205,37 @@ def _write_open(
     return commit
 
 
+def open_old_partitions(root: str) -> list[str]:
+    """Turn every partition a local Parquet warehouse still holds in the run-directory layout (written by
+    segspark before 0.14) into an open one, and return them as `table/key=value`.
+
+    The committed files are hard-linked into a staged version with its marker and published by the same
+    exchange as a write: no data is copied or read, and readers see the old version or the new one. Run
+    directories no commit lists go with the old directory. Call it only for a Parquet warehouse: Delta
+    tables keep their layout.
+    """
+    if not is_local(root):
+        return []
+    opened = []
+    for table, key in PARTITION_KEYS.items():
+        for value, commit in sorted(committed(None, root=root, table=table, key=key).items()):
+            if commit.layout != RUNS:
+                continue
+            visible = local_path(table_path(root, table, f"{key}={value}"))
+            staged = local_path(staging_path(root, f"open.{table}.{key}={value}"))
+            if staged.exists():  # an earlier attempt, killed
+                shutil.rmtree(staged)
+            staged.mkdir(parents=True)
+            parts = tuple(_link_part(p, visible, staged) for p in commit.parts)
+            # One nanosecond newer than the old marker, which outranks it until it is deleted below.
+            new = replace(commit, parts=parts, layout=OPEN, committed_ns=commit.committed_ns + 1)
+            _write_marker(None, staged.as_posix(), key, new)
+            _publish(staged, visible)
+            shutil.rmtree(local_path(table_path(root, table, COMMITS, f"{key}={value}")), ignore_errors=True)
+            opened.append(f"{table}/{key}={value}")
+    return opened
+
+
 def _check_append(spark: SparkSession, root: str, table: str, key: str, value: str, new_hash: str) -> None:
     """An append keeps the committed parts: refuse one whose schema differs from theirs."""
     previous = committed(spark, root=root, table=table, key=key).get(value)
@@ -303,7 +334,7 @@ def _marker_dir(root: str, table: str, key: str, value: str, run_id: str) -> str
     return "/".join([table_path(root, table), COMMITS, f"{key}={value}", f"run_id={run_id}"])
 
 
-def _write_marker(spark: SparkSession, marker_dir: str, key: str, commit: Commit) -> None:
+def _write_marker(spark: SparkSession | None, marker_dir: str, key: str, commit: Commit) -> None:
     name = PARTITION_MARKER if commit.layout == OPEN else "marker.json"
     row = {
         "partition_key": key,
@@ -322,6 +353,8 @@ def _write_marker(spark: SparkSession, marker_dir: str, key: str, commit: Commit
         tmp.write_text(json.dumps(row))
         os.replace(tmp, path / name)
         return
+    if spark is None:
+        raise SegsparkError(f"writing the commit marker of {marker_dir} needs a Spark session")
     spark.createDataFrame([tuple(row.values())], MARKER).coalesce(1).write.mode("overwrite").json(marker_dir)
 
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from segspark.exc import MissingInputError, SegsparkError
-from segspark.tables import committed, read_partitions, write_partition
+from segspark.tables import Commit, Part, committed, read_partitions, write_partition
 
 
 def test_rewrite_replaces_only_its_partition(spark: SparkSession, warehouse: str) -> None:
@@ -113,3 +113,36 @@ def test_the_commits_directory_comes_before_the_data(spark: SparkSession, wareho
     check_table_dir(warehouse, "drift")
     write_partition(spark.range(3), root=warehouse, table="drift", key="snapshot_date", value="2024-01-01", run_id="r2")
     assert read_partitions(spark, root=warehouse, table="drift", key="snapshot_date").count() == 3
+
+
+def test_partitions_of_the_old_layout_are_opened(spark: SparkSession, warehouse: str) -> None:
+    """A warehouse written before the open layout (run directories + _commits/) is turned into plain partition
+    directories by linking the committed files: pandas then reads exactly the committed rows."""
+    from segspark.tables import OPEN, _write_runs, open_old_partitions
+
+    def old_write(df: DataFrame, value: str, run_id: str, keep: tuple[Part, ...] = ()) -> Commit:
+        return _write_runs(df, root=warehouse, table="orders", key="source", value=value, run_id=run_id,
+                           keep=keep, info=None)  # fmt: skip
+
+    first = old_write(spark.range(3).withColumn("f", F.lit("jan")), "shop", "r1")
+    old_write(spark.range(4).withColumn("f", F.lit("feb")), "shop", "r2", keep=first.parts)  # an append
+    old_write(spark.range(2).withColumn("f", F.lit("x")), "other", "r1")
+    stray = Path(warehouse, "orders", "source=shop", "run_id=killed")  # a killed write's leftover
+    spark.range(9).withColumn("f", F.lit("stray")).write.parquet(str(stray))
+    before = {v: c.row_count for v, c in committed(None, root=warehouse, table="orders", key="source").items()}
+    assert before == {"shop": 7, "other": 2}
+
+    assert open_old_partitions(warehouse) == ["orders/source=other", "orders/source=shop"]
+    commits = committed(None, root=warehouse, table="orders", key="source")
+    assert {v: (c.row_count, c.layout, len(c.parts)) for v, c in commits.items()} == {
+        "shop": (7, OPEN, 2), "other": (2, OPEN, 1)
+    }  # fmt: skip
+    frame = pd.read_parquet(Path(warehouse, "orders"))
+    assert sorted(frame.columns) == ["f", "id", "source"]
+    assert frame.groupby(["source", "f"], observed=True).size().to_dict() == {
+        ("other", "x"): 2, ("shop", "feb"): 4, ("shop", "jan"): 3
+    }  # fmt: skip
+    assert not list(Path(warehouse, "orders").rglob("run_id=*")) and not list(Path(warehouse, "_staging").iterdir())
+    got = read_partitions(spark, root=warehouse, table="orders", key="source", values=["shop"])
+    assert got.count() == 7
+    assert open_old_partitions(warehouse) == []  # nothing left to do
