@@ -207,7 +207,7 @@ def _write_open(
 
 def open_old_partitions(root: str) -> list[str]:
     """Turn every partition a local Parquet warehouse still holds in the run-directory layout (written by
-    segspark before 0.14) into an open one, and return them as `table/key=value`.
+    segspark before the open layout of 2026-11-30) into an open one, and return them as `table/key=value`.
 
     The committed files are hard-linked into a staged version with its marker and published by the same
     exchange as a write: no data is copied or read, and readers see the old version or the new one. Run
