@@ -58,6 +58,12 @@ class PipelineResult:
     committed: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
 
+    def drift_by_baseline(self) -> dict[str, dict[str, Any]]:
+        """Per baseline date: customers, alert and churn-risk counts, migrations, the top segment moves
+        (empty when the run computed no drift)."""
+        drift = self.summary.get("steps", {}).get("drift", {})
+        return dict(drift.get("summary", {}).get("baselines", {}))
+
 
 def run_pipeline(
     config: Config, *, source: str | None = None, as_of: str | None = None, input_path: str | None = None,

@@ -63,7 +63,8 @@ from segspark.paths import COMMITS, PARTITION_KEYS, is_local, local_path, stagin
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "DELTA_HELP", "Commit", "Part", "committed", "delta_available", "read_partitions", "use_format", "write_partition",
+    "DELTA_HELP", "Commit", "Part", "committed", "delta_available", "read_partitions", "read_table", "use_format",
+    "write_partition",
 ]  # fmt: skip
 
 MARKER = T.StructType(
@@ -446,6 +447,14 @@ def read_partitions(
     for frame in frames[1:]:
         out = out.unionByName(frame)
     return out
+
+
+def read_table(spark: SparkSession, root: str, table: str, *values: str) -> DataFrame:
+    """The committed rows of a warehouse table, of the partitions `values` (all when none are given), with
+    its partition column (`snapshot_date` or `source`)."""
+    if table not in PARTITION_KEYS:
+        raise SegsparkError(f"no partitioned table {table!r}; the tables are {', '.join(PARTITION_KEYS)}")
+    return read_partitions(spark, root=root, table=table, key=PARTITION_KEYS[table], values=list(values) or None)
 
 
 def _read_version(spark: SparkSession, root: str, table: str, key: str, commit: Commit) -> DataFrame:

@@ -68,7 +68,12 @@ def run_fit(
 
 def read_registry(spark: SparkSession, root: str, manifest: Manifest) -> DataFrame:
     """The archetype keys observed when `manifest` was fitted (column archetype_key)."""
-    path = f"{model_dir(root, manifest.model_version)}/{REGISTRY}"
+    return registry_in(spark, model_dir(root, manifest.model_version), manifest)
+
+
+def registry_in(spark: SparkSession, directory: str, manifest: Manifest) -> DataFrame:
+    """The archetype keys of the model saved in `directory` (column archetype_key)."""
+    path = f"{directory}/{REGISTRY}"
     if local_path(path).is_dir():
         return spark.read.parquet(path).select("archetype_key")
     # A model saved before the registry was a table lists every combination in its manifest.
