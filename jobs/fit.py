@@ -1,13 +1,8 @@
 """spark-submit entry point for `segspark fit` (same arguments)."""
 
 import sys
-from pathlib import Path
 
-# spark-submit puts this folder first on sys.path, where profile.py would shadow the standard library's
-# profile module (which pyspark imports); so the folder is taken off before anything else is imported.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-from segspark.cli import main  # noqa: E402
+from segspark.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["fit", *sys.argv[1:]]))
