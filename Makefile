@@ -1,6 +1,6 @@
 # segspark: two commands do everything.
 #   make demo   set up (.venv) and run the pipeline on the bundled Online Retail II data
-#   make test   set up (.venv with dev extras), ruff, mypy and the test suite
+#   make test   set up (.venv with dev extras), ruff (lint and format check), mypy and the test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -46,6 +46,7 @@ demo: java $(VENV)/.installed
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check segspark jobs tests bench scripts
+	$(BIN)/ruff format --check segspark jobs tests bench scripts
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy segspark

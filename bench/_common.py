@@ -54,7 +54,11 @@ def setup_orii(description: str) -> tuple[bool, SparkSession, Path, DataFrame]:
     spark = spark_local2()
     tmp = Path(tempfile.mkdtemp(prefix="segspark-bench-"))
     root = check_warehouse(str(tmp / "wh"))
-    timed("ingest Online Retail II", lambda: validate(
-        spark, load_mapping("online_retail_ii"), root=root, run_id="bench", max_malformed_fraction=0.01))  # fmt: skip
+    timed(
+        "ingest Online Retail II",
+        lambda: validate(
+            spark, load_mapping("online_retail_ii"), root=root, run_id="bench", max_malformed_fraction=0.01
+        ),
+    )
     orders = read_partitions(spark, root=root, table="orders", key="source").drop("source")
     return args.skip_scale, spark, tmp, orders

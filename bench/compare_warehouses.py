@@ -95,15 +95,20 @@ def compare(spark: SparkSession, a: str, b: str) -> bool:
         if other is None:
             same_model = False
             continue
-        gap = max(abs(p - q) for r, s in zip(axis.centers_scaled, other.centers_scaled, strict=True)
-                  for p, q in zip(r, s, strict=True))  # fmt: skip
+        gap = max(
+            abs(p - q)
+            for r, s in zip(axis.centers_scaled, other.centers_scaled, strict=True)
+            for p, q in zip(r, s, strict=True)
+        )
         if (axis.k, axis.segment_ids, axis.names, axis.sizes) != (other.k, other.segment_ids, other.names, other.sizes):
             same_model = False
         if gap > 1e-9:
             print(f"model {name}: centres differ by up to {gap:.2e}")
             same_model = False
-    print(f"models: {m_a.model_version} and {m_b.model_version}, {len(m_a.axes)} axes: "
-          f"{'the same' if same_model else 'DIFFERENT'}")  # fmt: skip
+    print(
+        f"models: {m_a.model_version} and {m_b.model_version}, {len(m_a.axes)} axes: "
+        f"{'the same' if same_model else 'DIFFERENT'}"
+    )
     return ok and same_model
 
 

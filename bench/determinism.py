@@ -49,11 +49,27 @@ VARIANTS: dict[str, tuple[str, int]] = {  # name -> (TZ, shuffle partitions)
 
 def run(source: str, as_of: str, root: Path, tz: str, partitions: int, log: Path) -> float:
     cmd = [
-        sys.executable, "-m", "segspark.cli", "run", "--source", source, "--as-of", as_of,
-        "--set", f"warehouse.root={root}", "--set", f"spark.shuffle_partitions={partitions}",
-        "--set", "spark.master=local[2]", "--set", "history.backfill_offsets=[7]", "--set", "drift.baselines=[7]",
-        "--set", "fit.save_mllib=false",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "segspark.cli",
+        "run",
+        "--source",
+        source,
+        "--as-of",
+        as_of,
+        "--set",
+        f"warehouse.root={root}",
+        "--set",
+        f"spark.shuffle_partitions={partitions}",
+        "--set",
+        "spark.master=local[2]",
+        "--set",
+        "history.backfill_offsets=[7]",
+        "--set",
+        "drift.baselines=[7]",
+        "--set",
+        "fit.save_mllib=false",
+    ]
     env = {**os.environ, "TZ": tz, "PYSPARK_PYTHON": sys.executable, "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
     with log.open("w") as out:
@@ -101,20 +117,26 @@ def compare(base: Path, other: Path) -> dict[str, Any]:
     model = {
         "same_version": m1.model_version == m2.model_version,
         "axes_differing": [
-            axis for axis, fit in m1.axes.items()
+            axis
+            for axis, fit in m1.axes.items()
             if axis not in m2.axes
             or (fit.k, fit.segment_ids, fit.names, fit.sizes)
             != (m2.axes[axis].k, m2.axes[axis].segment_ids, m2.axes[axis].names, m2.axes[axis].sizes)
         ],
         "max_centre_difference": max(
             float(np.max(np.abs(np.asarray(fit.centers_scaled) - np.asarray(m2.axes[axis].centers_scaled))))
-            for axis, fit in m1.axes.items() if axis in m2.axes and fit.k == m2.axes[axis].k
+            for axis, fit in m1.axes.items()
+            if axis in m2.axes and fit.k == m2.axes[axis].k
         ),
-    }  # fmt: skip
+    }
     f1, f2 = _partition(base, "features", day), _partition(other, "features", day)
     same, close = _numeric_close(f1, f2) if f1["customer_id"].equals(f2["customer_id"]) else (0, 0)
-    features = {"customers": [len(f1), len(f2)], "values": int(f1.select_dtypes(float).size),
-                "bit_identical": same, "within_1e-9": close}  # fmt: skip
+    features = {
+        "customers": [len(f1), len(f2)],
+        "values": int(f1.select_dtypes(float).size),
+        "bit_identical": same,
+        "within_1e-9": close,
+    }
     p1, p2 = _partition(base, "customer_profiles", day), _partition(other, "customer_profiles", day)
     aligned = p1["customer_id"].equals(p2["customer_id"])
     dominant = (_dominant(p1) == _dominant(p2)) if aligned else pd.Series([False])
@@ -123,20 +145,26 @@ def compare(base: Path, other: Path) -> dict[str, Any]:
         "customers": [len(p1), len(p2)],
         "files_byte_identical": _file_digest(base, "customer_profiles", day)
         == _file_digest(other, "customer_profiles", day),
-        "rows_identical": int(sum(json.dumps(r1, default=str, sort_keys=True) == json.dumps(r2, default=str,
-                                                                                          sort_keys=True)
-                                  for r1, r2 in zip(p1.drop(columns=["run_id"], errors="ignore").to_dict("records"),
-                                                    p2.drop(columns=["run_id"], errors="ignore").to_dict("records"),
-                                                    strict=False))),
+        "rows_identical": int(
+            sum(
+                json.dumps(r1, default=str, sort_keys=True) == json.dumps(r2, default=str, sort_keys=True)
+                for r1, r2 in zip(
+                    p1.drop(columns=["run_id"], errors="ignore").to_dict("records"),
+                    p2.drop(columns=["run_id"], errors="ignore").to_dict("records"),
+                    strict=False,
+                )
+            )
+        ),
         "same_dominant_segments": float(dominant.mean()),
         "same_archetype": float((p1["archetype_id"] == p2["archetype_id"]).mean()) if aligned else 0.0,
         "max_fingerprint_difference": float(np.max(np.abs(fp1 - fp2))),
-    }  # fmt: skip
+    }
     d1, d2 = _partition(base, "drift", day), _partition(other, "drift", day)
     drift_cols = ["customer_id", "baseline_date", "overall_alert", "migrated", "churn_risk"]
-    drift = {"rows": [len(d1), len(d2)],
-             "same_alerts": float((d1[drift_cols] == d2[drift_cols]).all(axis=1).mean()) if len(d1) == len(d2)
-             else 0.0}  # fmt: skip
+    drift = {
+        "rows": [len(d1), len(d2)],
+        "same_alerts": float((d1[drift_cols] == d2[drift_cols]).all(axis=1).mean()) if len(d1) == len(d2) else 0.0,
+    }
     return {"model": model, "features": features, "profiles": profiles, "drift": drift}
 
 
@@ -152,9 +180,15 @@ def main() -> None:
         seconds[name] = round(run(args.source, args.as_of, work / name, tz, partitions, work / f"{name}.log"), 1)
         print(f"{name} (TZ={tz}, {partitions} shuffle partitions): {seconds[name]} s", flush=True)
     results = {name: compare(work / "base", work / name) for name in VARIANTS if name != "base"}
-    out = {"date": time.strftime("%Y-%m-%d"), "source": args.source, "as_of": args.as_of, "seconds": seconds,
-           "variants": {n: {"TZ": tz, "shuffle_partitions": p} for n, (tz, p) in VARIANTS.items()},
-           "against_base": results, "work": str(work)}  # fmt: skip
+    out = {
+        "date": time.strftime("%Y-%m-%d"),
+        "source": args.source,
+        "as_of": args.as_of,
+        "seconds": seconds,
+        "variants": {n: {"TZ": tz, "shuffle_partitions": p} for n, (tz, p) in VARIANTS.items()},
+        "against_base": results,
+        "work": str(work),
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1))
     for name, r in results.items():

@@ -28,8 +28,18 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-SETTINGS = ["--set", "spark.shuffle_partitions=8", "--set", "fit.save_mllib=false", "--set", "fit.k_max=4",
-            "--set", "history.backfill_offsets=[7,28]", "--set", "drift.baselines=[7,28]"]  # fmt: skip
+SETTINGS = [
+    "--set",
+    "spark.shuffle_partitions=8",
+    "--set",
+    "fit.save_mllib=false",
+    "--set",
+    "fit.k_max=4",
+    "--set",
+    "history.backfill_offsets=[7,28]",
+    "--set",
+    "drift.baselines=[7,28]",
+]
 
 
 def flaky(markers: str, share: float) -> Any:
@@ -84,12 +94,16 @@ def child(mapping: str, root: str, markers: str, share: float) -> int:
 
     # Modules import these by name: replace every reference.
     for module in [m for name, m in sys.modules.items() if name.startswith("segspark")]:
-        for name, real, fake in (("read_partitions", real_read, read), ("write_partition", real_write, write),
-                                 ("_scorer", real_scorer, scorer)):  # fmt: skip
+        for name, real, fake in (
+            ("read_partitions", real_read, read),
+            ("write_partition", real_write, write),
+            ("_scorer", real_scorer, scorer),
+        ):
             if getattr(module, name, None) is real:
                 setattr(module, name, fake)
-    return main(["run", "--source", mapping, "--set", f"warehouse.root={root}", "--set", "spark.master=local[2,4]",
-                 *SETTINGS])  # fmt: skip
+    return main(
+        ["run", "--source", mapping, "--set", f"warehouse.root={root}", "--set", "spark.master=local[2,4]", *SETTINGS]
+    )
 
 
 def main() -> None:
@@ -110,27 +124,58 @@ def main() -> None:
     clean, faulty, markers = work / "clean", work / "faulty", work / "markers"
     markers.mkdir()
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "segspark.cli", "run", "--source", str(mapping),
-                    "--set", f"warehouse.root={clean}", *SETTINGS], cwd=REPO, env=env, check=True,
-                   stdout=(work / "clean.log").open("w"), stderr=subprocess.STDOUT)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "segspark.cli",
+            "run",
+            "--source",
+            str(mapping),
+            "--set",
+            f"warehouse.root={clean}",
+            *SETTINGS,
+        ],
+        cwd=REPO,
+        env=env,
+        check=True,
+        stdout=(work / "clean.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
     clean_s = time.perf_counter() - started
     started = time.perf_counter()
-    subprocess.run([sys.executable, __file__, "--share", str(args.share), "--child", str(mapping), str(faulty),
-                    str(markers)], cwd=REPO, env=env, check=True,
-                   stdout=(work / "faulty.log").open("w"), stderr=subprocess.STDOUT)  # fmt: skip
+    subprocess.run(
+        [sys.executable, __file__, "--share", str(args.share), "--child", str(mapping), str(faulty), str(markers)],
+        cwd=REPO,
+        env=env,
+        check=True,
+        stdout=(work / "faulty.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
     faulty_s = time.perf_counter() - started
     failed = [p.name for p in markers.iterdir() if "." not in p.name]
     retried = [p.name for p in markers.iterdir() if ".retry" in p.name]
     passed_first = [p.name for p in markers.iterdir() if p.name.endswith(".ok")]
-    compared = subprocess.run([sys.executable, str(REPO / "bench" / "compare_warehouses.py"), str(clean), str(faulty)],
-                              cwd=REPO, env=env, capture_output=True, text=True)  # fmt: skip
+    compared = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "compare_warehouses.py"), str(clean), str(faulty)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     result = {
-        "date": time.strftime("%Y-%m-%d"), "shop": args.shop, "share": args.share, "clean_s": round(clean_s, 1),
-        "faulty_s": round(faulty_s, 1), "injected_failures": len(failed), "retried_tasks": len(retried),
+        "date": time.strftime("%Y-%m-%d"),
+        "shop": args.shop,
+        "share": args.share,
+        "clean_s": round(clean_s, 1),
+        "faulty_s": round(faulty_s, 1),
+        "injected_failures": len(failed),
+        "retried_tasks": len(retried),
         "tasks_wrapped": len(failed) + len(passed_first),
-        "stages_hit": len({f.split("-")[0] for f in failed}), "tables_equal": compared.returncode == 0,
+        "stages_hit": len({f.split("-")[0] for f in failed}),
+        "tables_equal": compared.returncode == 0,
         "comparison": compared.stdout[-3000:],
-    }  # fmt: skip
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k != "comparison"}))

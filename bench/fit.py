@@ -30,8 +30,9 @@ def main() -> int:
     feats, _ = compute_features(orders, load_axes(), as_of=date(2011, 12, 10), zone="Europe/London")
     feats.write.parquet(str(tmp / "features"))
     features = spark.read.parquet(str(tmp / "features"))
-    _, seconds = timed("fit Online Retail II", lambda: fit_model(
-        features, load_axes(), as_of="2011-12-10", source="orii", cfg=cfg))  # fmt: skip
+    _, seconds = timed(
+        "fit Online Retail II", lambda: fit_model(features, load_axes(), as_of="2011-12-10", source="orii", cfg=cfg)
+    )
     print(f"RESULT orii_fit_s={seconds:.1f} (target <= 60)")
     if skip_scale:
         return 0
@@ -40,8 +41,10 @@ def main() -> int:
         path = str(tmp / f"planted{customers}")
         planted(spark, 4, per_group=customers // 4, seed=3).drop("group").write.parquet(path)
         data = spark.read.parquet(path)
-        times[customers] = timed(f"fit {customers:,} customers", lambda data=data: fit_model(
-            data, [AXIS], as_of="2024-01-01", source="planted", cfg=cfg))[1]  # fmt: skip
+        times[customers] = timed(
+            f"fit {customers:,} customers",
+            lambda data=data: fit_model(data, [AXIS], as_of="2024-01-01", source="planted", cfg=cfg),
+        )[1]
     ratio = times[1_000_000] / times[100_000]
     print(f"RESULT fit_100k_s={times[100_000]:.1f} fit_1M_s={times[1_000_000]:.1f} ratio={ratio:.2f} (target <= 3)")
     return 0

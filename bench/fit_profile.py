@@ -59,8 +59,9 @@ def main() -> int:
     args = parser.parse_args()
     print(f"machine: {machine()}")
     keep = {"spark.ui.retainedJobs": "100000", "spark.ui.retainedStages": "100000"}
-    spark = get_spark({"master": "local[2]", "shuffle_partitions": 8, "driver_memory": "8g", "ui_enabled": True,
-                       "extra": keep})  # fmt: skip
+    spark = get_spark(
+        {"master": "local[2]", "shuffle_partitions": 8, "driver_memory": "8g", "ui_enabled": True, "extra": keep}
+    )
     root = check_warehouse(str(Path(tempfile.mkdtemp(prefix="segspark-bench-")) / "wh"))
     validate(spark, load_mapping("online_retail_ii"), root=root, run_id="bench", max_malformed_fraction=0.01)
     orders = read_partitions(spark, root=root, table="orders", key="source").drop("source")
@@ -76,8 +77,11 @@ def main() -> int:
         fit_model(features, load_axes(), as_of="2011-12-10", source="orii", cfg=cfg)
         print(f"fit {run + 1}: {time.perf_counter() - started:.1f} s wall, {jvm_cpu_seconds() - cpu:.1f} s JVM CPU")
 
-    jobs = [j for j in json.load(urllib.request.urlopen(f"{url}/api/v1/applications/{app}/jobs"))
-            if j["jobId"] > before and "completionTime" in j]  # fmt: skip
+    jobs = [
+        j
+        for j in json.load(urllib.request.urlopen(f"{url}/api/v1/applications/{app}/jobs"))
+        if j["jobId"] > before and "completionTime" in j
+    ]
     spans = sorted((_time(j["submissionTime"]), _time(j["completionTime"])) for j in jobs)
     busy, (start, end) = 0.0, spans[0]
     for s, e in spans[1:]:
@@ -85,8 +89,10 @@ def main() -> int:
             busy, start = busy + (end - start).total_seconds(), s
         end = max(end, e)
     busy += (end - start).total_seconds()
-    print(f"{len(jobs)} jobs in the fits; at least one running for {busy:.1f} s of "
-          f"{(spans[-1][1] - spans[0][0]).total_seconds():.1f} s")  # fmt: skip
+    print(
+        f"{len(jobs)} jobs in the fits; at least one running for {busy:.1f} s of "
+        f"{(spans[-1][1] - spans[0][0]).total_seconds():.1f} s"
+    )
     sites: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
     for j in jobs:
         site = sites[j["name"].rsplit(" at ", 1)[-1]]

@@ -39,8 +39,10 @@ def main() -> int:
     mapping = load_mapping("online_retail_ii")
     run_features(spark, root=root, mapping=mapping, as_of=AS_OF, axes_file=None, run_id="fit")
     cfg = {**dict(config.section("fit")), "k_min": 4, "k_max": 4, "save_mllib": False}
-    (manifest, _), _ = timed("fit (k=4, not part of the target)", lambda: run_fit(
-        spark, root=root, mapping=mapping, as_of=AS_OF.isoformat(), axes_file=None, cfg=cfg))  # fmt: skip
+    (manifest, _), _ = timed(
+        "fit (k=4, not part of the target)",
+        lambda: run_fit(spark, root=root, mapping=mapping, as_of=AS_OF.isoformat(), axes_file=None, cfg=cfg),
+    )
     offsets = [int(o) for o in config.get("history.backfill_offsets")]
     workers = int(config.get("history.backfill_workers"))
     ctx = RunContext(config=config, root=root, run_id="bf", mapping=mapping, _spark=spark)
@@ -50,8 +52,10 @@ def main() -> int:
 
     _, seconds = timed(f"backfill, 7 snapshots, {workers} at once (history.backfill_workers)", backfill)
     print(f"RESULT backfill_7_snapshots_s={seconds:.1f} (target <= 180)")
-    _, drift_s = timed("drift against 6 baselines", lambda: run_drift(
-        spark, root=root, as_of=AS_OF, cfg=config.section("drift"), run_id="d"))  # fmt: skip
+    _, drift_s = timed(
+        "drift against 6 baselines",
+        lambda: run_drift(spark, root=root, as_of=AS_OF, cfg=config.section("drift"), run_id="d"),
+    )
     print(f"RESULT drift_s={drift_s:.1f}")
     return 0
 

@@ -54,10 +54,27 @@ RUN_COLUMNS = {"run_id"}
 
 def command(mapping: Path, root: Path, axes: Path, as_of: str) -> list[str]:
     return [
-        sys.executable, "-m", "segspark.cli", "run", "--source", str(mapping), "--as-of", as_of,
-        "--set", f"warehouse.root={root}", "--set", f"features.axes_file={axes}", "--set", "fit.k_max=3",
-        "--set", "history.backfill_offsets=[7]", "--set", "drift.baselines=[7]", "--set", "fit.save_mllib=false",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "segspark.cli",
+        "run",
+        "--source",
+        str(mapping),
+        "--as-of",
+        as_of,
+        "--set",
+        f"warehouse.root={root}",
+        "--set",
+        f"features.axes_file={axes}",
+        "--set",
+        "fit.k_max=3",
+        "--set",
+        "history.backfill_offsets=[7]",
+        "--set",
+        "drift.baselines=[7]",
+        "--set",
+        "fit.save_mllib=false",
+    ]
 
 
 def run(cmd: list[str], log: Path) -> float:
@@ -74,8 +91,9 @@ def _env() -> dict[str, str]:
 def kill_after(cmd: list[str], seconds: float, log: Path) -> str:
     """Start `cmd`, SIGKILL its process group after `seconds`; return the last step it had announced."""
     with log.open("w") as out:
-        child = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=_env(),
-                                 start_new_session=True)  # fmt: skip
+        child = subprocess.Popen(
+            cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=_env(), start_new_session=True
+        )
         try:
             child.wait(timeout=seconds)
             return FINISHED
@@ -166,18 +184,35 @@ def main() -> None:
         rows = table_rows(root)
         differ = [t for t in reference if rows.get(t) != reference[t]]
         result = {
-            "trial": trial, "killed_at_s": round(at, 1), "step": step, "plain_readers": after_kill or "exact",
-            "staging_left": len(staging), "rerun_s": round(rerun, 1), "rerun_plain_readers": after_rerun or "exact",
+            "trial": trial,
+            "killed_at_s": round(at, 1),
+            "step": step,
+            "plain_readers": after_kill or "exact",
+            "staging_left": len(staging),
+            "rerun_s": round(rerun, 1),
+            "rerun_plain_readers": after_rerun or "exact",
             "tables_differing_from_clean": differ,
-        }  # fmt: skip
+        }
         results.append(result)
         print(json.dumps(result), flush=True)
     killed = [r for r in results if r["step"] != FINISHED]
-    held = sum(1 for r in killed if r["plain_readers"] == "exact" and r["rerun_plain_readers"] == "exact"
-               and not r["tables_differing_from_clean"])  # fmt: skip
+    held = sum(
+        1
+        for r in killed
+        if r["plain_readers"] == "exact"
+        and r["rerun_plain_readers"] == "exact"
+        and not r["tables_differing_from_clean"]
+    )
     steps = sorted({r["step"] for r in killed})
-    summary = {"date": time.strftime("%Y-%m-%d"), "clean_run_s": round(took, 1), "trials": len(results),
-               "killed": len(killed), "held": held, "steps_hit": steps, "results": results}  # fmt: skip
+    summary = {
+        "date": time.strftime("%Y-%m-%d"),
+        "clean_run_s": round(took, 1),
+        "trials": len(results),
+        "killed": len(killed),
+        "held": held,
+        "steps_hit": steps,
+        "results": results,
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(summary, indent=1))
     print(

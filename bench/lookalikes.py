@@ -64,8 +64,9 @@ def population(spark: SparkSession) -> DataFrame:
             centre = F.element_at(F.array(*[F.lit(float(c)) for c in centres[a, :, j]]), (home + 1).cast("int"))
             point.append(centre + F.lit(0.7) * noise)
         for m in range(CENTRES):
-            dims.append(F.sqrt(sum(((point[j] - F.lit(float(centres[a, m, j]))) ** 2 for j in range(FEATURES)),
-                                   F.lit(0.0))))  # fmt: skip
+            dims.append(
+                F.sqrt(sum(((point[j] - F.lit(float(centres[a, m, j]))) ** 2 for j in range(FEATURES)), F.lit(0.0)))
+            )
     return spark.range(N).select(
         F.format_string("G%06d", "id").alias("customer_id"),
         F.array(*dims).alias("fingerprint"),
@@ -90,25 +91,33 @@ def main() -> int:
     settings["by_archetype"] = bool(args.by_group)
     lsh = LshSettings(**settings)
     print(f"LSH: {lsh}")
-    _, approx_s = timed("approximate kNN, all customers", lambda: approximate_neighbours(pop, K, lsh, DIM)
-                        .write.parquet(str(tmp / "approx")))  # fmt: skip
+    _, approx_s = timed(
+        "approximate kNN, all customers",
+        lambda: approximate_neighbours(pop, K, lsh, DIM).write.parquet(str(tmp / "approx")),
+    )
     approx = spark.read.parquet(str(tmp / "approx"))
-    sample = [r.customer_id for r in pop.filter(uniform(5, "sample", F.col("customer_id")) < SAMPLE / N)
-              .limit(SAMPLE).collect()]  # fmt: skip
+    sample = [
+        r.customer_id
+        for r in pop.filter(uniform(5, "sample", F.col("customer_id")) < SAMPLE / N).limit(SAMPLE).collect()
+    ]
     seeds = load_seeds(pop, sample)
-    _, exact_s = timed(f"exact kNN for {len(sample):,} seeds (one scan)", lambda: exact_lookalikes(pop, seeds, K)
-                       .write.parquet(str(tmp / "exact")))  # fmt: skip
+    _, exact_s = timed(
+        f"exact kNN for {len(sample):,} seeds (one scan)",
+        lambda: exact_lookalikes(pop, seeds, K).write.parquet(str(tmp / "exact")),
+    )
     exact = spark.read.parquet(str(tmp / "exact"))
-    hits = (
-        exact.join(approx.select(F.col("customer_id").alias("seed_id"), F.col("neighbour_id").alias("customer_id")),
-                   ["seed_id", "customer_id"], how="inner")
-        .count()
-    )  # fmt: skip
+    hits = exact.join(
+        approx.select(F.col("customer_id").alias("seed_id"), F.col("neighbour_id").alias("customer_id")),
+        ["seed_id", "customer_id"],
+        how="inner",
+    ).count()
     recall = hits / (len(sample) * K)
     all_pairs = exact_s * N / len(sample)
     print(f"RESULT recall_at_10={recall:.3f} (target >= 0.9) on {len(sample):,} sampled customers")
-    print(f"RESULT approx_all_s={approx_s:.1f} exact_all_pairs_s~{all_pairs:.0f} "
-          f"(= {exact_s:.1f} s x {N // len(sample)}) speedup~{all_pairs / approx_s:.1f}x")  # fmt: skip
+    print(
+        f"RESULT approx_all_s={approx_s:.1f} exact_all_pairs_s~{all_pairs:.0f} "
+        f"(= {exact_s:.1f} s x {N // len(sample)}) speedup~{all_pairs / approx_s:.1f}x"
+    )
     return 0
 
 

@@ -117,10 +117,17 @@ def ingest(mapping: dict, root: Path, max_ts_us: int, raw: pd.DataFrame | None =
         df[c] = _as_id(raw[cols[c]]) if c in cols else None
     df["is_return"] = is_return
     bad = (
-        df["order_id"].isna() | df["order_ts"].isna() | df["quantity"].isna() | df["unit_price"].isna()
-        | df["line_amount"].isna() | (df["discount_amount"] < 0) | (df["unit_price"] < 0)
-        | (df["order_ts"] > max_ts_us) | df["customer_id"].isna() | (df["quantity"] == 0)
-    )  # fmt: skip
+        df["order_id"].isna()
+        | df["order_ts"].isna()
+        | df["quantity"].isna()
+        | df["unit_price"].isna()
+        | df["line_amount"].isna()
+        | (df["discount_amount"] < 0)
+        | (df["unit_price"] < 0)
+        | (df["order_ts"] > max_ts_us)
+        | df["customer_id"].isna()
+        | (df["quantity"] == 0)
+    )
     product = df["product_id"].fillna("\0")
     for values in (mapping.get("exclude_products") or {}).values():
         bad |= product.isin([str(v) for v in values])
@@ -185,13 +192,18 @@ def detect(lines: pd.DataFrame, tickets: pd.DataFrame | None, zone: str, date_on
         "product": lines["product_id"].notna().any(),
         "channel": lines["channel"].notna().any(),
         "time_of_day": bool((local != local.dt.floor("D")).any()),
-        "tickets": False, "satisfaction": False, "escalation": False,
-    }  # fmt: skip
+        "tickets": False,
+        "satisfaction": False,
+        "escalation": False,
+    }
     if date_only is not None:
         found["time_of_day"] = not date_only
     if tickets is not None and len(tickets):
-        found.update(tickets=True, satisfaction=bool(tickets["satisfaction"].notna().any()),
-                     escalation=bool(tickets["escalated"].notna().any()))  # fmt: skip
+        found.update(
+            tickets=True,
+            satisfaction=bool(tickets["satisfaction"].notna().any()),
+            escalation=bool(tickets["escalated"].notna().any()),
+        )
         found["channel"] = found["channel"] or bool(tickets["channel"].notna().any())
     return {k: bool(v) for k, v in found.items()}
 
@@ -212,15 +224,19 @@ def plan(axes: dict, inputs: dict[str, bool]) -> dict[str, dict]:
     for name, spec in axes.items():
         if not spec.get("enabled", True) or not all(inputs.get(n, False) for n in spec["needs"]):
             continue
-        kept = {f: t for f, t in spec["features"].items()
-                if all(inputs.get(n, False) for n in FEATURE_NEEDS.get(f"{name}__{f}", []))}  # fmt: skip
+        kept = {
+            f: t
+            for f, t in spec["features"].items()
+            if all(inputs.get(n, False) for n in FEATURE_NEEDS.get(f"{name}__{f}", []))
+        }
         if kept:
             out[name] = {**spec, "features": kept}
     return out
 
 
-def features(lines: pd.DataFrame, tickets: pd.DataFrame | None, as_of: date, zone: str, axes: dict,
-             date_only: bool | None = None) -> tuple[pd.DataFrame, dict]:  # fmt: skip
+def features(
+    lines: pd.DataFrame, tickets: pd.DataFrame | None, as_of: date, zone: str, axes: dict, date_only: bool | None = None
+) -> tuple[pd.DataFrame, dict]:
     """One row per customer with an order before as_of, one column per planned feature."""
     cut = _us(as_of)
     lines = lines[lines["order_ts"] < cut]
@@ -264,14 +280,25 @@ def features(lines: pd.DataFrame, tickets: pd.DataFrame | None, as_of: date, zon
     o["_r90"] = o["order_time"] >= cut - 90 * DAY_US
     o["_p90"] = (o["order_time"] >= cut - 180 * DAY_US) & ~o["_r90"]
     g = o.groupby("customer_id", sort=False)
-    a = pd.DataFrame({
-        "n": g.size(), "first": g["order_time"].min(), "last": g["order_time"].max(),
-        "mean_gap": g["gap_days"].mean(), "std_gap": g["gap_days"].std(ddof=0),
-        "last3": g["_last3"].mean(), "r90": g["_r90"].sum(), "p90": g["_p90"].sum(),
-        "value": g["order_value"].sum(), "disc": g["has_discount"].mean(), "wk": g["_wk"].mean(),
-        "cos": g["_cos"].mean(), "sin": g["_sin"].mean(), "months": g["_month"].nunique(),
-        "first_month": g["_month"].min(),
-    })  # fmt: skip
+    a = pd.DataFrame(
+        {
+            "n": g.size(),
+            "first": g["order_time"].min(),
+            "last": g["order_time"].max(),
+            "mean_gap": g["gap_days"].mean(),
+            "std_gap": g["gap_days"].std(ddof=0),
+            "last3": g["_last3"].mean(),
+            "r90": g["_r90"].sum(),
+            "p90": g["_p90"].sum(),
+            "value": g["order_value"].sum(),
+            "disc": g["has_discount"].mean(),
+            "wk": g["_wk"].mean(),
+            "cos": g["_cos"].mean(),
+            "sin": g["_sin"].mean(),
+            "months": g["_month"].nunique(),
+            "first_month": g["_month"].min(),
+        }
+    )
     t_mean = g["_t"].transform("mean")
     v_mean = g["order_value"].transform("mean")
     cov = ((o["_t"] - t_mean) * (o["order_value"] - v_mean)).groupby(o["customer_id"], sort=False).mean()
@@ -310,34 +337,48 @@ def features(lines: pd.DataFrame, tickets: pd.DataFrame | None, as_of: date, zon
     purchase = (lines["quantity"] > 0) & ~lines["is_return"]
     disc = lines["discount_amount"].fillna(0.0)
     amt = lines["line_amount"]
-    L = pd.DataFrame({
-        "customer_id": lines["customer_id"],
-        "bought": amt.where(purchase), "returned": amt.where(lines["is_return"]),
-        "units": lines["quantity"].where(purchase), "runits": lines["quantity"].abs().where(lines["is_return"]),
-        "dsum": disc.where(purchase), "plines": purchase.astype(int), "full": (purchase & (disc == 0)).astype(int),
-        "dvalue": amt.where(purchase & (disc > 0)), "rorder": lines["order_id"].where(lines["is_return"]),
-    })  # fmt: skip
+    L = pd.DataFrame(
+        {
+            "customer_id": lines["customer_id"],
+            "bought": amt.where(purchase),
+            "returned": amt.where(lines["is_return"]),
+            "units": lines["quantity"].where(purchase),
+            "runits": lines["quantity"].abs().where(lines["is_return"]),
+            "dsum": disc.where(purchase),
+            "plines": purchase.astype(int),
+            "full": (purchase & (disc == 0)).astype(int),
+            "dvalue": amt.where(purchase & (disc > 0)),
+            "rorder": lines["order_id"].where(lines["is_return"]),
+        }
+    )
     gl = L.groupby("customer_id", sort=False)
     s = gl[["bought", "returned", "units", "runits", "dsum", "dvalue"]].sum(min_count=1)
     s["plines"], s["full"], s["rorders"] = gl["plines"].sum(), gl["full"].sum(), gl["rorder"].nunique()
     s = s.reindex(out.index)
     bought = s["bought"].fillna(0.0)
     rabs = s["returned"].fillna(0.0).abs()
-    f.update({
-        "purchase_value__lifetime_value": bought - rabs,
-        "price_sensitivity__avg_discount_pct": _ratio(s["dsum"], bought + s["dsum"]),
-        "price_sensitivity__full_price_ratio": s["full"] / s["plines"],
-        "return_behavior__return_rate": _ratio(s["runits"].fillna(0.0), s["units"]),
-        "return_behavior__return_value_ratio": _ratio(rabs, bought),
-        "problem_complexity__refund_rate": s["rorders"] / n,
-        "problem_complexity__return_frequency": s["rorders"] / np.maximum(tenure_m, 1.0),
-        "problem_complexity__discount_dependency": _ratio(s["dvalue"].fillna(0.0), bought),
-    })  # fmt: skip
+    f.update(
+        {
+            "purchase_value__lifetime_value": bought - rabs,
+            "price_sensitivity__avg_discount_pct": _ratio(s["dsum"], bought + s["dsum"]),
+            "price_sensitivity__full_price_ratio": s["full"] / s["plines"],
+            "return_behavior__return_rate": _ratio(s["runits"].fillna(0.0), s["units"]),
+            "return_behavior__return_value_ratio": _ratio(rabs, bought),
+            "problem_complexity__refund_rate": s["rorders"] / n,
+            "problem_complexity__return_frequency": s["rorders"] / np.maximum(tenure_m, 1.0),
+            "problem_complexity__discount_dependency": _ratio(s["dvalue"].fillna(0.0), bought),
+        }
+    )
 
     idx = o[["customer_id", "order_id", "idx", "n"]]
     purchases = buy.merge(idx, on=["customer_id", "order_id"], how="inner")
-    product_columns = ("repurchase_behavior__r", "repurchase_behavior__s", "product_knowledge",
-                       "customer_maturity__e", "value_sophistication__discount")  # fmt: skip
+    product_columns = (
+        "repurchase_behavior__r",
+        "repurchase_behavior__s",
+        "product_knowledge",
+        "customer_maturity__e",
+        "value_sophistication__discount",
+    )
     if any(c.startswith(product_columns) for c in wanted):
         f.update(_product_features(purchases, out.index))
     if any(c.startswith("category_exploration") for c in wanted):
@@ -347,8 +388,11 @@ def features(lines: pd.DataFrame, tickets: pd.DataFrame | None, as_of: date, zon
     if any(c.startswith("communication_preference") for c in wanted):
         f.update(_channel_features(o, tix, zone, out.index))
     if any(c.startswith("support_history") for c in wanted):
-        t = tix.assign(esc=tix["escalated"].fillna(False).astype(int)).groupby("customer_id").agg(
-            tickets=("created_ts", "size"), sat=("satisfaction", "mean"), esc=("esc", "sum"))  # fmt: skip
+        t = (
+            tix.assign(esc=tix["escalated"].fillna(False).astype(int))
+            .groupby("customer_id")
+            .agg(tickets=("created_ts", "size"), sat=("satisfaction", "mean"), esc=("esc", "sum"))
+        )
         t = t.reindex(out.index)
         tk = t["tickets"].fillna(0)
         f["support_history__tickets_per_order"] = tk / n
@@ -375,15 +419,28 @@ def _product_features(p: pd.DataFrame, index: pd.Index) -> dict[str, pd.Series]:
     later = p["idx"] >= p["n"] - np.floor(p["n"] / 2)
     priced = p["median_price"].notna()
     p["repeat"] = priced & (p["idx"] > p["first_idx"])
-    prod = p.assign(later=later, earlier=~later).groupby(["customer_id", "product_id"], sort=False).agg(
-        spend=("line_amount", "sum"), first=("idx", "min"), last=("idx", "max"),
-        later=("later", "max"), earlier=("earlier", "max"))  # fmt: skip
+    prod = (
+        p.assign(later=later, earlier=~later)
+        .groupby(["customer_id", "product_id"], sort=False)
+        .agg(
+            spend=("line_amount", "sum"),
+            first=("idx", "min"),
+            last=("idx", "max"),
+            later=("later", "max"),
+            earlier=("earlier", "max"),
+        )
+    )
     gc = prod.groupby(level=0, sort=False)
-    per = pd.DataFrame({
-        "p_squares": (prod["spend"] ** 2).groupby(level=0).sum(), "total": gc["spend"].sum(),
-        "products": gc.size(), "repeat_products": (prod["last"] > prod["first"]).groupby(level=0).sum(),
-        "later": prod["later"].groupby(level=0).sum(), "earlier": prod["earlier"].groupby(level=0).sum(),
-    })  # fmt: skip
+    per = pd.DataFrame(
+        {
+            "p_squares": (prod["spend"] ** 2).groupby(level=0).sum(),
+            "total": gc["spend"].sum(),
+            "products": gc.size(),
+            "repeat_products": (prod["last"] > prod["first"]).groupby(level=0).sum(),
+            "later": prod["later"].groupby(level=0).sum(),
+            "earlier": prod["earlier"].groupby(level=0).sum(),
+        }
+    )
     gl = p.groupby("customer_id", sort=False)
     per["k"] = priced.groupby(p["customer_id"]).sum()
     per["repeat_lines"] = p["repeat"].groupby(p["customer_id"]).sum()
@@ -457,8 +514,9 @@ def _channel_features(o: pd.DataFrame, tix: pd.DataFrame | None, zone: str, inde
     )
     if tix is not None:
         t = tix[tix["channel"].notna()]
-        t = pd.DataFrame({"customer_id": t["customer_id"], "channel": t["channel"],
-                          "local_time": _local(t["created_ts"], zone)})  # fmt: skip
+        t = pd.DataFrame(
+            {"customer_id": t["customer_id"], "channel": t["channel"], "local_time": _local(t["created_ts"], zone)}
+        )
         touches = pd.concat([t, touches[~touches["customer_id"].isin(set(t["customer_id"]))]], ignore_index=True)
     per = touches.groupby(["customer_id", "channel"]).size()
     g = per.groupby(level=0)
@@ -522,8 +580,16 @@ class AxisFit:
     silhouettes: dict[int, float]
 
 
-def fit(table: pd.DataFrame, planned: dict, *, k_min: int = 2, k_max: int = 6, seed: int = 42,
-        min_share: float = 0.01, min_customers: int = 10) -> dict[str, AxisFit]:  # fmt: skip
+def fit(
+    table: pd.DataFrame,
+    planned: dict,
+    *,
+    k_min: int = 2,
+    k_max: int = 6,
+    seed: int = 42,
+    min_share: float = 0.01,
+    min_customers: int = 10,
+) -> dict[str, AxisFit]:
     total = len(table)
     min_size = max(1, math.ceil(max(min_share * total, min_customers) - 1e-9))
     fits = {}
@@ -632,9 +698,11 @@ def run(source: str, as_of: date | None = None, root: Path = ROOT, offsets=OFFSE
     t = time.perf_counter()
     rows = sum(len(drift(table.index, memberships, idx, m, days)) for days, (idx, m) in baselines.items())
     seconds["drift"] = time.perf_counter() - t
-    log(f"reference {source} as of {as_of}: {len(lines):,} lines ({quarantined:,} quarantined), "
+    log(
+        f"reference {source} as of {as_of}: {len(lines):,} lines ({quarantined:,} quarantined), "
         f"{len(table):,} customers, {len(fits)} axes, {rows:,} drift rows; "
-        + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))  # fmt: skip
+        + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items())
+    )
     return Result(seconds, len(lines), quarantined, table, planned, fits, memberships, rows)
 
 
@@ -651,8 +719,15 @@ def _from_manifest(model: dict) -> AxisFit:
     for f in model["features"]:
         t = model["transforms"][f]
         kinds.append((t["kind"], float(model["impute"][f]), float(t.get("low", 0.0)), float(t.get("high", 0.0))))
-    return AxisFit(list(model["columns"]), kinds, np.asarray(model["scaler_mean"]), np.asarray(model["scaler_scale"]),
-                   np.asarray(model["centers_scaled"]), int(model["k"]), {})  # fmt: skip
+    return AxisFit(
+        list(model["columns"]),
+        kinds,
+        np.asarray(model["scaler_mean"]),
+        np.asarray(model["scaler_scale"]),
+        np.asarray(model["centers_scaled"]),
+        int(model["k"]),
+        {},
+    )
 
 
 def _scaled(table: pd.DataFrame, m: AxisFit) -> np.ndarray:
@@ -666,8 +741,10 @@ def check(result: Result, warehouse: Path, as_of: date) -> bool:
     theirs = _committed(warehouse / "features", "snapshot_date", as_of.isoformat()).set_index("customer_id")
     ours = result.table
     if set(theirs.index) != set(ours.index):
-        print(f"customers differ: {len(ours.index.difference(theirs.index))} only here, "
-              f"{len(theirs.index.difference(ours.index))} only in segspark")  # fmt: skip
+        print(
+            f"customers differ: {len(ours.index.difference(theirs.index))} only here, "
+            f"{len(theirs.index.difference(ours.index))} only in segspark"
+        )
         ok = False
     cols = [c for c in theirs.columns if c in ours.columns]
     missing = sorted(set(theirs.columns) ^ set(ours.columns))
@@ -682,8 +759,10 @@ def check(result: Result, warehouse: Path, as_of: date) -> bool:
             i = np.flatnonzero(~same[:, j])[0]
             print(f"  {c}: {bad} customers differ, e.g. {theirs.index[i]}: reference {a[i, j]!r}, segspark {b[i, j]!r}")
             ok = False
-    print(f"features: {len(cols)} columns x {len(theirs):,} customers, "
-          f"{int(same.sum()):,} of {same.size:,} values equal within 1e-9")  # fmt: skip
+    print(
+        f"features: {len(cols)} columns x {len(theirs):,} customers, "
+        f"{int(same.sum()):,} of {same.size:,} values equal within 1e-9"
+    )
     manifest_path = max((warehouse / "models").glob("*/manifest.json"), key=lambda p: p.stat().st_mtime)
     manifest = json.loads(manifest_path.read_text())
     profiles = _committed(warehouse / "customer_profiles", "snapshot_date", as_of.isoformat()).set_index("customer_id")
@@ -704,8 +783,10 @@ def check(result: Result, warehouse: Path, as_of: date) -> bool:
         labels = np.linalg.norm(z[:, None, :] - theirs_fit.centres[None], axis=2).argmin(axis=1)
         sil = silhouette(z, labels)
         reported = float(model["silhouette_by_k"][str(model["k"])])
-        line = (f"  {axis}: segspark k={model['k']} (silhouette {reported:.4f}; closed form here {sil:.4f}); "
-                f"memberships from its model max diff {worst:.1e}")  # fmt: skip
+        line = (
+            f"  {axis}: segspark k={model['k']} (silhouette {reported:.4f}; closed form here {sil:.4f}); "
+            f"memberships from its model max diff {worst:.1e}"
+        )
         ok &= worst <= 1e-6 and (model["k_search_rows"] < len(ours) or abs(sil - reported) <= 1e-6)
         mine = result.fits.get(axis)
         if mine is None:
@@ -716,8 +797,10 @@ def check(result: Result, warehouse: Path, as_of: date) -> bool:
             line += f"; reference k={mine.k}" + ("" if clear else " (its best two silhouettes within 0.01)")
             agree += mine.k == model["k"]
         print(line)
-    print(f"chosen k agrees on {agree} of {len(manifest['axes'])} axes segspark fitted "
-          f"({len(result.fits)} fitted by the reference)")  # fmt: skip
+    print(
+        f"chosen k agrees on {agree} of {len(manifest['axes'])} axes segspark fitted "
+        f"({len(result.fits)} fitted by the reference)"
+    )
     return ok
 
 
@@ -733,11 +816,19 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args.source, args.as_of, args.root)
     print(f"total {time.perf_counter() - start:.1f} s")
     if args.json:
-        args.json.write_text(json.dumps({
-            "seconds": result.seconds, "lines": result.lines, "quarantined": result.quarantined,
-            "customers": len(result.table), "axes": {a: f.k for a, f in result.fits.items()},
-            "drift_rows": result.drift_rows,
-        }, indent=1))  # fmt: skip
+        args.json.write_text(
+            json.dumps(
+                {
+                    "seconds": result.seconds,
+                    "lines": result.lines,
+                    "quarantined": result.quarantined,
+                    "customers": len(result.table),
+                    "axes": {a: f.k for a, f in result.fits.items()},
+                    "drift_rows": result.drift_rows,
+                },
+                indent=1,
+            )
+        )
     if args.check:
         newest = max((args.check / "models").glob("*/manifest.json"), key=lambda p: p.stat().st_mtime)
         as_of = args.as_of or date.fromisoformat(json.loads(newest.read_text())["as_of"])

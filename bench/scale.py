@@ -89,8 +89,9 @@ def _rss(pid: int) -> tuple[int, str]:
     return 0, comm
 
 
-def watch(cmd: list[str], *, timeout: float, memory_limit: float | None, log: Path, env: dict | None = None
-          ) -> tuple[str, float, float, float]:  # fmt: skip
+def watch(
+    cmd: list[str], *, timeout: float, memory_limit: float | None, log: Path, env: dict | None = None
+) -> tuple[str, float, float, float]:
     """Run cmd; return (outcome, seconds, peak tree RSS GiB, peak java RSS GiB), stopping it at the limits."""
     peak = [0, 0]
     stop = threading.Event()
@@ -131,9 +132,26 @@ def generate(lines: int, where: Path) -> Path:
     mapping = where / "mapping.yaml"
     if not (where / "orders").is_dir():
         customers = max(100, lines // LINES_PER_CUSTOMER)
-        cmd = [sys.executable, "-m", "segspark.cli", "generate", "--lines", str(lines), "--customers", str(customers),
-               "--end", END, "--days", "730", "--out", str(where), "--set", "spark.master=local[2]",
-               "--set", "spark.driver_memory=8g"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "segspark.cli",
+            "generate",
+            "--lines",
+            str(lines),
+            "--customers",
+            str(customers),
+            "--end",
+            END,
+            "--days",
+            "730",
+            "--out",
+            str(where),
+            "--set",
+            "spark.master=local[2]",
+            "--set",
+            "spark.driver_memory=8g",
+        ]
         started = time.perf_counter()
         subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
         took = time.perf_counter() - started
@@ -150,32 +168,63 @@ def run_segspark(
 ) -> Measured:
     root = where / f"wh-{master.replace('[', '-').replace(']', '').replace(',', '-')}"
     subprocess.run(["rm", "-rf", str(root)], check=True)
-    cmd = [sys.executable, "-m", "segspark.cli", "run", "--source", str(mapping), "--as-of", as_of,
-           "--set", f"warehouse.root={root}", "--set", f"spark.master={master}",
-           "--set", f"spark.driver_memory={driver_memory}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "segspark.cli",
+        "run",
+        "--source",
+        str(mapping),
+        "--as-of",
+        as_of,
+        "--set",
+        f"warehouse.root={root}",
+        "--set",
+        f"spark.master={master}",
+        "--set",
+        f"spark.driver_memory={driver_memory}",
+    ]
     # This checkout's segspark, in the driver and in the Python workers, whatever the venv has installed.
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYTHONPATH": str(ROOT)}
-    outcome, seconds, peak, java = watch(cmd, timeout=timeout, memory_limit=None, log=where / f"segspark-{master}.log",
-                                         env=env)  # fmt: skip
+    outcome, seconds, peak, java = watch(
+        cmd, timeout=timeout, memory_limit=None, log=where / f"segspark-{master}.log", env=env
+    )
     steps: dict[str, float] = {}
     runs = sorted((root / "runs").glob("*/summary.json"))
     if runs:
         summary = json.loads(runs[-1].read_text())
         steps = {k: round(float(v["seconds"]), 1) for k, v in summary["steps"].items() if "@" not in k}
-    return Measured(f"segspark {master}", lines, outcome, round(seconds, 1), round(peak, 2), round(java, 2), steps,
-                    str(root))  # fmt: skip
+    return Measured(
+        f"segspark {master}", lines, outcome, round(seconds, 1), round(peak, 2), round(java, 2), steps, str(root)
+    )
 
 
 def run_reference(lines: int, mapping: Path, where: Path, timeout: float, memory: float, as_of: str = END) -> Measured:
     result = where / "reference.json"
     result.unlink(missing_ok=True)
-    cmd = [sys.executable, str(ROOT / "bench" / "reference.py"), "--source", str(mapping), "--as-of", as_of,
-           "--json", str(result)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(ROOT / "bench" / "reference.py"),
+        "--source",
+        str(mapping),
+        "--as-of",
+        as_of,
+        "--json",
+        str(result),
+    ]
     outcome, seconds, peak, _ = watch(cmd, timeout=timeout, memory_limit=memory, log=where / "reference.log")
     steps = json.loads(result.read_text())["seconds"] if result.exists() else {}
     limit = {"out of memory": f"stopped above {memory:g} GiB", "time limit": f"stopped after {timeout:g} s"}
-    return Measured("reference", lines, outcome, round(seconds, 1), round(peak, 2), round(peak, 2),
-                    {k: round(v, 1) for k, v in steps.items()}, limit.get(outcome, ""))  # fmt: skip
+    return Measured(
+        "reference",
+        lines,
+        outcome,
+        round(seconds, 1),
+        round(peak, 2),
+        round(peak, 2),
+        {k: round(v, 1) for k, v in steps.items()},
+        limit.get(outcome, ""),
+    )
 
 
 def merge(results: list[Measured]) -> list[dict]:
@@ -206,15 +255,36 @@ def plot(rows: list[dict], to: Path) -> None:
             line = ax.plot([r["lines"] / 1e6 for r in done], [r[key] for r in done], marker="o", label=system)
             colour = line[0].get_color()
             if stopped:
-                ax.scatter([r["lines"] / 1e6 for r in stopped], [r[key] for r in stopped], marker="x", s=80,
-                           color=colour, label=f"{system}: stopped")  # fmt: skip
+                ax.scatter(
+                    [r["lines"] / 1e6 for r in stopped],
+                    [r[key] for r in stopped],
+                    marker="x",
+                    s=80,
+                    color=colour,
+                    label=f"{system}: stopped",
+                )
             if orii:
-                ax.scatter([r["lines"] / 1e6 for r in orii], [r[key] for r in orii], marker="*", s=120,
-                           color=colour, label=f"{system}: Online Retail II")  # fmt: skip
-    ax_t.set(xscale="log", yscale="log", xlabel="order lines (millions; generated shops, ~59 per customer)",
-             ylabel="wall time (s)", title="Whole pipeline, process wall clock")  # fmt: skip
-    ax_m.set(xscale="log", xlabel="order lines (millions)", ylabel="peak resident memory (GiB)",
-             title="Peak memory of the process tree")  # fmt: skip
+                ax.scatter(
+                    [r["lines"] / 1e6 for r in orii],
+                    [r[key] for r in orii],
+                    marker="*",
+                    s=120,
+                    color=colour,
+                    label=f"{system}: Online Retail II",
+                )
+    ax_t.set(
+        xscale="log",
+        yscale="log",
+        xlabel="order lines (millions; generated shops, ~59 per customer)",
+        ylabel="wall time (s)",
+        title="Whole pipeline, process wall clock",
+    )
+    ax_m.set(
+        xscale="log",
+        xlabel="order lines (millions)",
+        ylabel="peak resident memory (GiB)",
+        title="Peak memory of the process tree",
+    )
     for ax in (ax_t, ax_m):
         ax.set_xticks([t for t in (1, 2, 5, 10, 20, 50) if t <= 1.05 * max(r["lines"] for r in rows) / 1e6])
         ax.xaxis.set_major_formatter(ScalarFormatter())

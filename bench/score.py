@@ -98,15 +98,17 @@ def main() -> int:
     feats, _ = compute_features(orders, load_axes(), as_of=date(2011, 12, 10), zone="Europe/London")
     feats.write.parquet(str(tmp / "features"))
     features = spark.read.parquet(str(tmp / "features"))
-    (manifest, _), _ = timed("fit (k=4)", lambda: fit_model(
-        features, load_axes(), as_of="2011-12-10", source="orii", cfg=cfg))  # fmt: skip
+    (manifest, _), _ = timed(
+        "fit (k=4)", lambda: fit_model(features, load_axes(), as_of="2011-12-10", source="orii", cfg=cfg)
+    )
     model = ScoringModel.from_manifest(manifest)
-    print(f"model: {len(model.axes)} axes, {len(model.columns)} features, fingerprint width "
-          f"{len(model.fingerprint_layout)}")  # fmt: skip
+    print(
+        f"model: {len(model.axes)} axes, {len(model.columns)} features, fingerprint width "
+        f"{len(model.fingerprint_layout)}"
+    )
 
     path = str(tmp / "generated")
-    timed("generate 1M customers' features", lambda: generated_features(spark, manifest, MILLION)
-          .write.parquet(path))  # fmt: skip
+    timed("generate 1M customers' features", lambda: generated_features(spark, manifest, MILLION).write.parquet(path))
     subset_path = str(tmp / "subset")
     spark.read.parquet(path).limit(SUBSET).coalesce(CORES).write.parquet(subset_path)
     block = int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") or 10_000)
@@ -120,13 +122,17 @@ def main() -> int:
             seconds = spark_pass(same, model, fn, f"{label}, {rows:,} rows")
             spark_rate = rows / seconds / CORES
             ratio = spark_rate / numpy_rate
-            print(f"RESULT {label} {rows:,} rows: spark_rows_per_s_per_core={spark_rate:,.0f} "
-                  f"numpy_rows_per_s={numpy_rate:,.0f} ratio={ratio:.2f} (target >= 0.3)")  # fmt: skip
+            print(
+                f"RESULT {label} {rows:,} rows: spark_rows_per_s_per_core={spark_rate:,.0f} "
+                f"numpy_rows_per_s={numpy_rate:,.0f} ratio={ratio:.2f} (target >= 0.3)"
+            )
         same.unpersist()
 
     population = spark.read.parquet(path)
-    _, million_s = timed("score 1M customers and write profiles", lambda: score_profiles(population, model)
-                         .write.mode("overwrite").parquet(str(tmp / "profiles")))  # fmt: skip
+    _, million_s = timed(
+        "score 1M customers and write profiles",
+        lambda: score_profiles(population, model).write.mode("overwrite").parquet(str(tmp / "profiles")),
+    )
     print(f"RESULT score_1M_s={million_s:.1f} (target <= 120)")
     return 0
 

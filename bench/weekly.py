@@ -68,24 +68,33 @@ def main() -> int:
         week = run_week(make_context(config), day, inputs=inbox_inputs(str(inbox)))
         seconds = time.perf_counter() - began
         rows.append((day, len(delivery), seconds, week.refit_reasons, week.baselines_computed))
-        print(f"RESULT week {day}: {seconds:.1f} s, ratio {seconds / initial:.2f}, {len(delivery):,} new lines, "
-              f"computed baselines {[d.isoformat() for d in week.baselines_computed]}, "
-              f"refit {week.refit_reasons or 'no'}", flush=True)  # fmt: skip
+        print(
+            f"RESULT week {day}: {seconds:.1f} s, ratio {seconds / initial:.2f}, {len(delivery):,} new lines, "
+            f"computed baselines {[d.isoformat() for d in week.baselines_computed]}, "
+            f"refit {week.refit_reasons or 'no'}",
+            flush=True,
+        )
 
     began = time.perf_counter()
     idle = run_week(make_context(config), rows[-1][0], inputs=inbox_inputs(str(inbox)))
-    print(f"RESULT rerun of {rows[-1][0]} (complete, nothing new): {time.perf_counter() - began:.2f} s, "
-          f"did nothing: {idle.complete_already}")  # fmt: skip
+    print(
+        f"RESULT rerun of {rows[-1][0]} (complete, nothing new): {time.perf_counter() - began:.2f} s, "
+        f"did nothing: {idle.complete_already}"
+    )
 
     print("\n| week | new lines | seconds | ratio to initial | baselines computed | refit |")
     print("|---|---|---|---|---|---|")
     for day, n, seconds, refit, computed in rows:
-        print(f"| {day} | {n:,} | {seconds:.1f} | {seconds / initial:.2f} | {len(computed)} | "
-              f"{'yes' if refit else 'no'} |")  # fmt: skip
+        print(
+            f"| {day} | {n:,} | {seconds:.1f} | {seconds / initial:.2f} | {len(computed)} | "
+            f"{'yes' if refit else 'no'} |"
+        )
     steady = sum(r[2] for r in rows[-4:]) / len(rows[-4:])
     verdict = "met" if steady <= initial / 3 else "NOT met"
-    print(f"\nRESULT steady state (mean of the last {len(rows[-4:])} weeks): {steady:.1f} s against "
-          f"{initial:.1f} s initial, ratio {steady / initial:.2f} (target <= 0.33: {verdict})")  # fmt: skip
+    print(
+        f"\nRESULT steady state (mean of the last {len(rows[-4:])} weeks): {steady:.1f} s against "
+        f"{initial:.1f} s initial, ratio {steady / initial:.2f} (target <= 0.33: {verdict})"
+    )
     return 0
 
 

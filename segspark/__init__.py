@@ -27,11 +27,29 @@ except PackageNotFoundError:  # imported from a source tree or a zip on --py-fil
     __version__ = "0.1.0"
 
 __all__ = [
-    "Config", "PipelineResult", "RunContext", "SegmentationModel", "SegsparkError", "__version__", "backfill_step",
-    "customer_document", "drift_step", "features_step", "fit_step", "get_spark", "load_config", "make_context",
-    "read_table", "report_step", "run_pipeline", "run_week", "score_step", "segment_catalogue", "state_step",
+    "Config",
+    "PipelineResult",
+    "RunContext",
+    "SegmentationModel",
+    "SegsparkError",
+    "__version__",
+    "backfill_step",
+    "customer_document",
+    "drift_step",
+    "features_step",
+    "fit_step",
+    "get_spark",
+    "load_config",
+    "make_context",
+    "read_table",
+    "report_step",
+    "run_pipeline",
+    "run_week",
+    "score_step",
+    "segment_catalogue",
+    "state_step",
     "validate_step",
-]  # fmt: skip
+]
 # Where each name lives; imported on first use (PEP 562).
 _HOMES = {
     "segspark.config": ("Config", "load_config"),
@@ -43,10 +61,18 @@ _HOMES = {
     "segspark.schedule.weekly": ("run_week",),
     "segspark.score.profile": ("customer_document",),
     "segspark.session": ("get_spark",),
-    "segspark.steps": ("backfill_step", "drift_step", "features_step", "fit_step", "report_step", "score_step",
-                       "state_step", "validate_step"),
+    "segspark.steps": (
+        "backfill_step",
+        "drift_step",
+        "features_step",
+        "fit_step",
+        "report_step",
+        "score_step",
+        "state_step",
+        "validate_step",
+    ),
     "segspark.tables": ("read_table",),
-}  # fmt: skip
+}
 _EXPORTS = {name: module for module, names in _HOMES.items() for name in names}
 
 if TYPE_CHECKING:

@@ -20,33 +20,70 @@ log = logging.getLogger("segspark")
 Handler = Callable[[Config, argparse.Namespace], int]
 Options = Callable[[argparse.ArgumentParser], None]
 COMMANDS: dict[str, tuple[str, Options, Handler]] = {
-    "validate": ("ingest a source through its mapping (or append one delivery): orders/ and rejects/",
-                 commands.add_validate_args, commands.validate),
-    "generate": ("write synthetic order lines with planted behaviour groups",
-                 commands.add_generate_args, commands.generate),
-    "features": ("compute point-in-time features as of a date: features/",
-                 commands.add_features_args, commands.features),
+    "validate": (
+        "ingest a source through its mapping (or append one delivery): orders/ and rejects/",
+        commands.add_validate_args,
+        commands.validate,
+    ),
+    "generate": (
+        "write synthetic order lines with planted behaviour groups",
+        commands.add_generate_args,
+        commands.generate,
+    ),
+    "features": (
+        "compute point-in-time features as of a date: features/",
+        commands.add_features_args,
+        commands.features,
+    ),
     "fit": ("fit per-axis scalers and KMeans on a features snapshot: models/", commands.add_fit_args, commands.fit),
-    "name": ("(re)name a model's segments with Claude, or keep the deterministic names",
-             commands.add_name_args, commands.name),
-    "score": ("compute features and score every customer as of a date: customer_profiles/",
-              commands.add_score_args, commands.score),
-    "profile": ("print one customer's profile (the Level 3 document) as JSON",
-                commands.add_profile_args, commands.profile),
-    "snapshot": ("features and profiles of one date: customer_profiles/snapshot_date=D",
-                 commands_history.add_snapshot_args, commands_history.snapshot),
-    "backfill": ("snapshots of D and D-7 ... D-180 from order history, so drift works on day one",
-                 commands_history.add_backfill_args, commands_history.backfill),
-    "drift": ("compare snapshot D with its baselines: drift/ and drift_population/",
-              commands_history.add_drift_args, commands_history.drift),
-    "weekly": ("the scheduled run of date D: ingest new deliveries, snapshot, refit policy, baselines, drift, "
-               "report, customer_state", commands_history.add_weekly_args, commands_history.weekly),
-    "lookalikes": ("the customers most similar to a seed list (exact cosine on fingerprints)",
-                   commands_lookalike.add_lookalikes_args, commands_lookalike.lookalikes),
-    "report": ("write the HTML report of a snapshot: reports/<run_id>/index.html",
-               commands.add_report_args, commands.report),
+    "name": (
+        "(re)name a model's segments with Claude, or keep the deterministic names",
+        commands.add_name_args,
+        commands.name,
+    ),
+    "score": (
+        "compute features and score every customer as of a date: customer_profiles/",
+        commands.add_score_args,
+        commands.score,
+    ),
+    "profile": (
+        "print one customer's profile (the Level 3 document) as JSON",
+        commands.add_profile_args,
+        commands.profile,
+    ),
+    "snapshot": (
+        "features and profiles of one date: customer_profiles/snapshot_date=D",
+        commands_history.add_snapshot_args,
+        commands_history.snapshot,
+    ),
+    "backfill": (
+        "snapshots of D and D-7 ... D-180 from order history, so drift works on day one",
+        commands_history.add_backfill_args,
+        commands_history.backfill,
+    ),
+    "drift": (
+        "compare snapshot D with its baselines: drift/ and drift_population/",
+        commands_history.add_drift_args,
+        commands_history.drift,
+    ),
+    "weekly": (
+        "the scheduled run of date D: ingest new deliveries, snapshot, refit policy, baselines, drift, "
+        "report, customer_state",
+        commands_history.add_weekly_args,
+        commands_history.weekly,
+    ),
+    "lookalikes": (
+        "the customers most similar to a seed list (exact cosine on fingerprints)",
+        commands_lookalike.add_lookalikes_args,
+        commands_lookalike.lookalikes,
+    ),
+    "report": (
+        "write the HTML report of a snapshot: reports/<run_id>/index.html",
+        commands.add_report_args,
+        commands.report,
+    ),
     "run": ("validate, features, fit, score, backfill, drift and report in order", commands.add_run_args, commands.run),
-}  # fmt: skip
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -38,8 +38,10 @@ def validate(config: Config, args: argparse.Namespace) -> int:
 
     def action(ctx: RunContext) -> list[str]:
         validate_step(ctx, input_path=args.input, append=args.append)
-        return [f"orders:  {ctx.root}/orders/source={ctx.mapping.name}",
-                f"rejects: {ctx.root}/rejects/source={ctx.mapping.name}"]  # fmt: skip
+        return [
+            f"orders:  {ctx.root}/orders/source={ctx.mapping.name}",
+            f"rejects: {ctx.root}/rejects/source={ctx.mapping.name}",
+        ]
 
     return single_step(config, args.source, action)
 
@@ -69,8 +71,10 @@ def generate(config: Config, args: argparse.Namespace) -> int:
         info["rows"] = counts["lines"]
     lines, customers = counts["lines"], counts["customers"]
     console(f"wrote {lines:,} order lines of {customers:,} customers in {spec.groups} planted groups")
-    console(f"orders: {args.out}/orders   tickets: {args.out}/tickets   truth: {args.out}/truth   "
-            "(mapping preset: synthetic)")
+    console(
+        f"orders: {args.out}/orders   tickets: {args.out}/tickets   truth: {args.out}/truth   "
+        "(mapping preset: synthetic)"
+    )
     return 0
 
 
@@ -94,8 +98,11 @@ def add_fit_args(p: argparse.ArgumentParser) -> None:
     """Options of `segspark fit`."""
     source_arg(p)
     as_of_arg(p, required=True)
-    p.add_argument("--previous-model", dest="previous_model",
-                   help="model directory whose segment ids and names matched segments keep")  # fmt: skip
+    p.add_argument(
+        "--previous-model",
+        dest="previous_model",
+        help="model directory whose segment ids and names matched segments keep",
+    )
 
 
 def fit(config: Config, args: argparse.Namespace) -> int:
@@ -157,8 +164,11 @@ def score(config: Config, args: argparse.Namespace) -> int:
     def action(ctx: RunContext) -> list[str]:
         computed = features_step(ctx, resolve_as_of(ctx, args.as_of))
         result = score_step(ctx, computed.as_of, load_manifest(args.model or ctx.root))
-        return [*features_lines(computed), *score_lines(result),
-                f"profiles: {ctx.root}/customer_profiles/snapshot_date={computed.as_of}"]  # fmt: skip
+        return [
+            *features_lines(computed),
+            *score_lines(result),
+            f"profiles: {ctx.root}/customer_profiles/snapshot_date={computed.as_of}",
+        ]
 
     return single_step(config, args.source, action)
 
@@ -199,8 +209,11 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     """Options of `segspark run`."""
     source_arg(p)
     as_of_arg(p)
-    p.add_argument("--previous-model", dest="previous_model",
-                   help="model whose identities to keep (default: the newest model in the warehouse)")  # fmt: skip
+    p.add_argument(
+        "--previous-model",
+        dest="previous_model",
+        help="model whose identities to keep (default: the newest model in the warehouse)",
+    )
     p.add_argument("--input", help="read this path instead of the mapping's source.path")
 
 

@@ -60,8 +60,11 @@ def snapshot(config: Config, args: argparse.Namespace) -> int:
     def action(ctx: RunContext) -> list[str]:
         day = required_as_of(ctx, args.as_of, "snapshot")
         result = snapshot_step(ctx, day, load_manifest(args.model or ctx.root))
-        return [*features_lines(result.features), *score_lines(result.score),
-                f"profiles: {ctx.root}/customer_profiles/snapshot_date={day}"]  # fmt: skip
+        return [
+            *features_lines(result.features),
+            *score_lines(result.score),
+            f"profiles: {ctx.root}/customer_profiles/snapshot_date={day}",
+        ]
 
     return single_step(config, args.source, action)
 
@@ -113,10 +116,13 @@ def weekly(config: Config, args: argparse.Namespace) -> int:
             # Deliveries are ingested once, by the first date; a later date sees them in the ledger.
             week = run_week(ctx, day, inputs=inputs if i == 0 else (), force=args.force)
             ctx.summary.setdefault("weeks", {})[day.isoformat()] = {
-                "complete_already": week.complete_already, "seconds": week.seconds, "model": week.model_version,
-                "refit": week.refit_reasons, "baselines_computed": [d.isoformat() for d in week.baselines_computed],
+                "complete_already": week.complete_already,
+                "seconds": week.seconds,
+                "model": week.model_version,
+                "refit": week.refit_reasons,
+                "baselines_computed": [d.isoformat() for d in week.baselines_computed],
                 "report": week.report.path if week.report else None,
-            }  # fmt: skip
+            }
             if not week.complete_already:
                 ctx.say(f"week {day} done in {week.seconds:.1f}s")
     finally:

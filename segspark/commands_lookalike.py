@@ -16,10 +16,18 @@ def add_lookalikes_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", dest="as_of", help="profile snapshot (default: the newest committed one)")
     p.add_argument("--seeds", help="file of seed customer ids, one per line (or a CSV whose first column they are)")
     p.add_argument("--k", type=int, help="neighbours per seed (default: lookalikes.k)")
-    p.add_argument("--audience", type=int, metavar="SIZE",
-                   help="one merged audience of at most SIZE customers instead of a list per seed")  # fmt: skip
-    p.add_argument("--all", action="store_true", dest="all_customers",
-                   help="every customer's approximate k nearest neighbours (LSH; lookalikes.lsh settings)")  # fmt: skip
+    p.add_argument(
+        "--audience",
+        type=int,
+        metavar="SIZE",
+        help="one merged audience of at most SIZE customers instead of a list per seed",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        dest="all_customers",
+        help="every customer's approximate k nearest neighbours (LSH; lookalikes.lsh settings)",
+    )
     p.add_argument("--csv", help="also write the result as one CSV file into this new directory")
 
 
@@ -44,10 +52,22 @@ def lookalikes(config: Config, args: argparse.Namespace) -> int:
             console(f"approximate neighbours on snapshot {everyone.snapshot}: {rows:,} rows (k={k})")
             return [f"lookalikes: {ctx.root}/lookalikes/snapshot_date={everyone.snapshot}"]
         with step("lookalikes", ctx.summary) as info:
-            result = run_lookalikes(ctx.spark, root=ctx.root, as_of=as_of, seed_ids=seeds, k=k,
-                                    audience_size=args.audience, csv=args.csv, run_id=ctx.run_id)  # fmt: skip
-            info.update(snapshot=result.snapshot, seeds=len(result.seeds), missing_seeds=result.missing,
-                        rows=result.commit.row_count)  # fmt: skip
+            result = run_lookalikes(
+                ctx.spark,
+                root=ctx.root,
+                as_of=as_of,
+                seed_ids=seeds,
+                k=k,
+                audience_size=args.audience,
+                csv=args.csv,
+                run_id=ctx.run_id,
+            )
+            info.update(
+                snapshot=result.snapshot,
+                seeds=len(result.seeds),
+                missing_seeds=result.missing,
+                rows=result.commit.row_count,
+            )
         console(
             f"lookalikes on snapshot {result.snapshot}: {len(result.seeds)} seed(s), "
             f"{result.commit.row_count:,} rows (k={k}{f', audience <= {args.audience:,}' if args.audience else ''})"

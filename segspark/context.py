@@ -94,11 +94,15 @@ def make_context(config: Config, source: str | None = None, say: Callable[[str],
         if opened:
             summary["partitions_opened"] = opened
             more = " ..." if len(opened) > 5 else ""
-            say(f"rewrote {len(opened)} partition(s) written by an earlier segspark into open directories "
-                f"any Parquet reader can read (no data copied): {', '.join(opened[:5])}{more}")  # fmt: skip
+            say(
+                f"rewrote {len(opened)} partition(s) written by an earlier segspark into open directories "
+                f"any Parquet reader can read (no data copied): {', '.join(opened[:5])}{more}"
+            )
     stale = clean_staging(root, now=time.time())
     if stale:
         summary["staging_removed"] = stale
-        say(f"removed {len(stale)} leftover(s) of killed runs from {root}/_staging (untouched for "
-            f"{STALE_STAGING_HOURS} hours): {', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}")  # fmt: skip
+        say(
+            f"removed {len(stale)} leftover(s) of killed runs from {root}/_staging (untouched for "
+            f"{STALE_STAGING_HOURS} hours): {', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}"
+        )
     return RunContext(config=config, root=root, run_id=run_id, mapping=mapping, summary=summary, say=say)

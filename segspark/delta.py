@@ -32,5 +32,3 @@ def delta_available(spark: SparkSession) -> bool:
         text = str(err)
         return "DATA_SOURCE_NOT_FOUND" not in text and "Failed to find the data source" not in text
     return True
-
-

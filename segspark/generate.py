@@ -216,28 +216,44 @@ def _build(spark: SparkSession, spec: GenerateSpec) -> dict[str, DataFrame]:
         .select(
             F.format_string("T%08d-%05d", F.col("id"), F.col("o")).alias("ticket_id"),
             "customer_id",
-            (F.col("order_ts") + F.make_interval(secs=(F.lit(3600.0) * (F.lit(2.0) + F.lit(40.0) * F.col("u_s")))))
-            .alias("created_ts"),
-            F.round(F.lit(1.0) + F.lit(30.0) * (F.lit(1.0) + g) * uniform(s, "tr", F.col("id"), F.col("o")), 1)
-            .alias("resolution_hours"),
+            (
+                F.col("order_ts") + F.make_interval(secs=(F.lit(3600.0) * (F.lit(2.0) + F.lit(40.0) * F.col("u_s"))))
+            ).alias("created_ts"),
+            F.round(F.lit(1.0) + F.lit(30.0) * (F.lit(1.0) + g) * uniform(s, "tr", F.col("id"), F.col("o")), 1).alias(
+                "resolution_hours"
+            ),
             F.when(
                 uniform(s, "tc", F.col("id"), F.col("o")) < F.lit(0.75),
-                F.element_at(F.array(*[F.lit(c) for c in ("email", "chat", "phone", "web_form")]),
-                             F.pmod(F.col("group"), F.lit(4)) + 1),
-            ).otherwise(F.lit("email")).alias("channel"),
-            F.element_at(F.array(*[F.lit(c) for c in ("delivery", "billing", "product", "returns")]),
-                         (F.floor(F.col("u_s") * 4) + 1).cast("int")).alias("category"),
+                F.element_at(
+                    F.array(*[F.lit(c) for c in ("email", "chat", "phone", "web_form")]),
+                    F.pmod(F.col("group"), F.lit(4)) + 1,
+                ),
+            )
+            .otherwise(F.lit("email"))
+            .alias("channel"),
+            F.element_at(
+                F.array(*[F.lit(c) for c in ("delivery", "billing", "product", "returns")]),
+                (F.floor(F.col("u_s") * 4) + 1).cast("int"),
+            ).alias("category"),
             F.when(
                 uniform(s, "tu", F.col("id"), F.col("o")) >= F.lit(1 / 3),
-                F.least(F.lit(5.0), F.greatest(F.lit(1.0), F.round(
-                    F.lit(5.0) - g / F.lit(2.0) - F.floor(uniform(s, "tq", F.col("id"), F.col("o")) * F.lit(2.0))
-                ))),
+                F.least(
+                    F.lit(5.0),
+                    F.greatest(
+                        F.lit(1.0),
+                        F.round(
+                            F.lit(5.0)
+                            - g / F.lit(2.0)
+                            - F.floor(uniform(s, "tq", F.col("id"), F.col("o")) * F.lit(2.0))
+                        ),
+                    ),
+                ),
             ).alias("satisfaction"),
             (uniform(s, "te", F.col("id"), F.col("o")) < F.lit(0.05) + F.lit(0.4) * share).alias("escalated"),
             "order_id",
         )
         .filter(F.col("created_ts") < F.lit(end_ts))
-    )  # fmt: skip
+    )
     return {"lines": purchase.unionByName(returns), "truth": truth, "tickets": tickets}
 
 

@@ -235,8 +235,9 @@ def _tickets(origin: str, raw: Any, name: str, orders_ts: Mapping[str, Any]) -> 
         raise _err(origin, "tickets must be a mapping with source, columns and optionally timestamp")
     unknown = set(raw) - {"source", "columns", "timestamp", "escalated_values"}
     if unknown:
-        raise _err(origin, f"tickets: unknown key(s) {sorted(unknown)}; allowed: columns, escalated_values, "
-                           "source, timestamp")  # fmt: skip
+        raise _err(
+            origin, f"tickets: unknown key(s) {sorted(unknown)}; allowed: columns, escalated_values, source, timestamp"
+        )
     source = raw.get("source") or {}
     if not isinstance(source, Mapping) or not source.get("path"):
         raise _err(origin, "tickets.source.path is required")

@@ -143,8 +143,11 @@ def clean_staging(root: str, *, now: float, older_than_hours: float = STALE_STAG
     removed = []
     for entry in sorted(staging.iterdir()):
         try:
-            touched = max([entry.lstat().st_mtime, *(c.lstat().st_mtime for c in entry.iterdir())]
-                          if entry.is_dir() else [entry.lstat().st_mtime])  # fmt: skip
+            touched = max(
+                [entry.lstat().st_mtime, *(c.lstat().st_mtime for c in entry.iterdir())]
+                if entry.is_dir()
+                else [entry.lstat().st_mtime]
+            )
         except FileNotFoundError:  # removed meanwhile by the run that owns it
             continue
         if now - touched > older_than_hours * 3600:

@@ -66,9 +66,14 @@ class PipelineResult:
 
 
 def run_pipeline(
-    config: Config, *, source: str | None = None, as_of: str | None = None, input_path: str | None = None,
-    previous_model: str | None = None, ctx: RunContext | None = None,
-) -> PipelineResult:  # fmt: skip
+    config: Config,
+    *,
+    source: str | None = None,
+    as_of: str | None = None,
+    input_path: str | None = None,
+    previous_model: str | None = None,
+    ctx: RunContext | None = None,
+) -> PipelineResult:
     """validate -> features -> fit (+ naming) -> score -> backfill -> drift (+ customer_state) -> report.
 
     `as_of` defaults to run.as_of, else the day after the newest valid order. The previous model
@@ -105,8 +110,13 @@ def run_pipeline(
     def fit() -> list[str]:
         nonlocal model
         assert computed is not None
-        model = fit_step(ctx, computed.as_of, previous=previous_model or newest_model(ctx.root),
-                         skipped=computed.plan.skipped, dropped=computed.plan.dropped)  # fmt: skip
+        model = fit_step(
+            ctx,
+            computed.as_of,
+            previous=previous_model or newest_model(ctx.root),
+            skipped=computed.plan.skipped,
+            dropped=computed.plan.dropped,
+        )
         for line in model_lines(model.manifest, reported=computed.plan.skipped):
             ctx.say(line)
         return [f"models/{model.manifest.model_version}"]
@@ -164,9 +174,14 @@ def run_pipeline(
         return [result.report.removeprefix(ctx.root + "/")]
 
     actions: dict[str, Callable[[], list[str]]] = {
-        "validate": validate, "features": features, "fit": fit, "score": score, "backfill": backfill,
-        "drift": drift, "report": report,
-    }  # fmt: skip
+        "validate": validate,
+        "features": features,
+        "fit": fit,
+        "score": score,
+        "backfill": backfill,
+        "drift": drift,
+        "report": report,
+    }
     started = time.perf_counter()
     try:
         for i, name in enumerate(STEPS, start=1):

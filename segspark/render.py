@@ -44,8 +44,9 @@ def model_lines(manifest: Manifest, *, reported: Collection[str] = ()) -> list[s
 
 def score_lines(result: ScoreResult) -> list[str]:
     """One line: customers scored and with which model."""
-    return [f"profiles as of {result.as_of}: {result.commit.row_count:,} customers scored with model "
-            f"{result.model_version}"]  # fmt: skip
+    return [
+        f"profiles as of {result.as_of}: {result.commit.row_count:,} customers scored with model {result.model_version}"
+    ]
 
 
 def drift_summary_lines(summary: Mapping[str, Any]) -> list[str]:
@@ -54,12 +55,16 @@ def drift_summary_lines(summary: Mapping[str, Any]) -> list[str]:
     for base, entry in sorted(summary.get("baselines", {}).items(), reverse=True):
         alerts = ", ".join(f"{k} {v:,}" for k, v in sorted(entry["alerts"].items()))
         served = f" ({entry['days_elapsed']} days, for {entry['offset']})" if "offset" in entry else ""
-        out.append(f"  vs {base}{served}: {entry['customers']:,} customers; {alerts}; "
-                   f"migrated {entry['migrated']:,}; churn risk HIGH {entry['churn'].get('HIGH', 0):,}")  # fmt: skip
+        out.append(
+            f"  vs {base}{served}: {entry['customers']:,} customers; {alerts}; "
+            f"migrated {entry['migrated']:,}; churn risk HIGH {entry['churn'].get('HIGH', 0):,}"
+        )
         if "across_refit" in entry:
             refit = entry["across_refit"]
-            out.append(f"      across a refit ({refit['from_model']} -> {refit['to_model']}): "
-                       f"{refit['customers']:,} customers compared on the segments both models share")  # fmt: skip
+            out.append(
+                f"      across a refit ({refit['from_model']} -> {refit['to_model']}): "
+                f"{refit['customers']:,} customers compared on the segments both models share"
+            )
         for move in entry.get("top_moves", []):
             out.append(f"      {move['customers']:>6,}  {move['axis']}: {move['from']} -> {move['to']}")
     return out

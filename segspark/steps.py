@@ -318,10 +318,13 @@ def report_step(
     given)."""
     from segspark.report.step import run_report
 
-    cfg = {"min_silhouette": ctx.config.get("fit.min_silhouette"),
-           "frequency_axis": ctx.config.get("drift.frequency_axis"),
-           "baselines": ctx.config.get("drift.baselines"), "schedule": dict(schedule or {}),
-           "skips": list(skips)}  # fmt: skip
+    cfg = {
+        "min_silhouette": ctx.config.get("fit.min_silhouette"),
+        "frequency_axis": ctx.config.get("drift.frequency_axis"),
+        "baselines": ctx.config.get("drift.baselines"),
+        "schedule": dict(schedule or {}),
+        "skips": list(skips),
+    }
     steps = dict(ctx.summary.get("steps", {}))
     with step("report", ctx.summary) as info:
         path, data = run_report(

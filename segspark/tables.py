@@ -63,9 +63,16 @@ from segspark.paths import COMMITS, PARTITION_KEYS, is_local, local_path, stagin
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "DELTA_HELP", "Commit", "Part", "committed", "delta_available", "read_partitions", "read_table", "use_format",
+    "DELTA_HELP",
+    "Commit",
+    "Part",
+    "committed",
+    "delta_available",
+    "read_partitions",
+    "read_table",
+    "use_format",
     "write_partition",
-]  # fmt: skip
+]
 
 MARKER = T.StructType(
     [
@@ -178,9 +185,16 @@ def write_partition(
 
 
 def _write_open(
-    df: DataFrame, *, root: str, table: str, key: str, value: str, run_id: str, keep: Sequence[Part],
+    df: DataFrame,
+    *,
+    root: str,
+    table: str,
+    key: str,
+    value: str,
+    run_id: str,
+    keep: Sequence[Part],
     info: Mapping[str, Any] | None,
-) -> Commit:  # fmt: skip
+) -> Commit:
     """Stage the whole new version (data, kept parts' files, marker), then publish it by one exchange."""
     spark = df.sparkSession
     visible = local_path(table_path(root, table, f"{key}={value}"))
@@ -290,9 +304,16 @@ def exchange(a: Path, b: Path) -> None:
 
 
 def _write_runs(
-    df: DataFrame, *, root: str, table: str, key: str, value: str, run_id: str, keep: Sequence[Part],
+    df: DataFrame,
+    *,
+    root: str,
+    table: str,
+    key: str,
+    value: str,
+    run_id: str,
+    keep: Sequence[Part],
     info: Mapping[str, Any] | None,
-) -> Commit:  # fmt: skip
+) -> Commit:
     """Data in its own run directory, then the marker under _commits/ (object stores and Delta)."""
     spark = df.sparkSession
     if _format(spark) == "delta":

@@ -62,8 +62,11 @@ def orii_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The package built as a wheel, as `make wheel` builds it."""
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(REPO)],
-                   check=True, timeout=600)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(REPO)],
+        check=True,
+        timeout=600,
+    )
     (path,) = out.glob("segspark-*.whl")
     return path
 
@@ -77,11 +80,26 @@ def shop_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> P
     root = tmp_path_factory.mktemp("shop") / "wh"
     code = main(
         [
-            "run", "--source", str(FIXTURES / "shop_export.yaml"), "--as-of", "2023-06-01",
-            "--set", f"warehouse.root={root}", "--set", "ingest.max_order_ts=2030-01-01",
-            "--set", "fit.save_mllib=false", "--set", "fit.k_max=3", "--set", "history.backfill_offsets=[31]",
-            "--set", "drift.baselines=[31]", "--set", "fit.min_segment_customers=1",  # a 3-customer export
+            "run",
+            "--source",
+            str(FIXTURES / "shop_export.yaml"),
+            "--as-of",
+            "2023-06-01",
+            "--set",
+            f"warehouse.root={root}",
+            "--set",
+            "ingest.max_order_ts=2030-01-01",
+            "--set",
+            "fit.save_mllib=false",
+            "--set",
+            "fit.k_max=3",
+            "--set",
+            "history.backfill_offsets=[31]",
+            "--set",
+            "drift.baselines=[31]",
+            "--set",
+            "fit.min_segment_customers=1",  # a 3-customer export
         ]
-    )  # fmt: skip
+    )
     assert code == 0
     return root

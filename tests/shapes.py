@@ -85,12 +85,20 @@ def tickets(shape: Shape, lines: pd.DataFrame) -> pd.DataFrame:
         if rng.uniform() < (0.6 if troubled else 0.1):
             opened = pd.Timestamp(order["ts"]) + pd.Timedelta(hours=int(rng.integers(2, 40)))
             resolved = opened + pd.Timedelta(hours=float(rng.uniform(1, 30 if troubled else 4)))
-            rows.append({
-                "id": f"TK-{order['invoice']}", "customer": order["cust"], "opened": opened.strftime("%Y-%m-%d %H:%M"),
-                "closed": resolved.strftime("%Y-%m-%d %H:%M"), "via": "phone" if troubled else "chat",
-                "topic": "delivery", "csat": (int(rng.integers(1, 3)) if troubled else int(rng.integers(4, 6)))
-                if rng.uniform() < 0.7 else "", "escalated": "yes" if troubled and rng.uniform() < 0.4 else "no",
-            })  # fmt: skip
+            rows.append(
+                {
+                    "id": f"TK-{order['invoice']}",
+                    "customer": order["cust"],
+                    "opened": opened.strftime("%Y-%m-%d %H:%M"),
+                    "closed": resolved.strftime("%Y-%m-%d %H:%M"),
+                    "via": "phone" if troubled else "chat",
+                    "topic": "delivery",
+                    "csat": (int(rng.integers(1, 3)) if troubled else int(rng.integers(4, 6)))
+                    if rng.uniform() < 0.7
+                    else "",
+                    "escalated": "yes" if troubled and rng.uniform() < 0.4 else "no",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -113,10 +121,18 @@ def write(shape: Shape, where: Path) -> Path:
         tickets(shape, lines).to_csv(where / "tickets.csv", index=False)
         mapping["tickets"] = {
             "source": {"path": str(where / "tickets.csv"), "format": "csv"},
-            "columns": {"ticket_id": "id", "customer_id": "customer", "created_ts": "opened", "resolved_ts": "closed",
-                        "channel": "via", "category": "topic", "satisfaction": "csat", "escalated": "escalated"},
+            "columns": {
+                "ticket_id": "id",
+                "customer_id": "customer",
+                "created_ts": "opened",
+                "resolved_ts": "closed",
+                "channel": "via",
+                "category": "topic",
+                "satisfaction": "csat",
+                "escalated": "escalated",
+            },
             "timestamp": {"format": "yyyy-MM-dd HH:mm"},
-        }  # fmt: skip
+        }
     mapping.update(shape.extra_mapping)
     path = where / f"{shape.name}.yaml"
     path.write_text(yaml.safe_dump(mapping, sort_keys=False))

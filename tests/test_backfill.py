@@ -61,8 +61,12 @@ def test_two_workers_run_two_dates_at_once_and_return_in_date_order(monkeypatch:
     seen = _record(monkeypatch, together=2)
     ctx = _ctx(workers=2)
     got = steps.backfill_step(ctx, backfill_dates(AS_OF, [7, 14, 28]), None)  # type: ignore[arg-type]
-    assert list(got.values()) == ["profiles/2024-06-01", "profiles/2024-05-25", "profiles/2024-05-18",
-                                  "profiles/2024-05-04"]  # fmt: skip
+    assert list(got.values()) == [
+        "profiles/2024-06-01",
+        "profiles/2024-05-25",
+        "profiles/2024-05-18",
+        "profiles/2024-05-04",
+    ]
     assert seen["peak"] == 2
     assert ctx.summary["steps"]["backfill"]["workers"] == 2
     assert ctx.summary["steps"]["backfill"]["dates"] == ["2024-06-01", "2024-05-25", "2024-05-18", "2024-05-04"]

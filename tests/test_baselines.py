@@ -69,8 +69,9 @@ def test_missing_baselines_are_placed_late_in_their_window_and_then_resolve() ->
     done = by_offset(resolved(plan, to_compute(plan)))
     assert done[60].used == D - timedelta(days=54) and done[60].status == COMMITTED
     # A week later the same snapshot still serves 90 days (D+7-90 is 2 days from D-81).
-    later = by_offset(plan_baselines(D + timedelta(days=7), [90], days_before(81), tolerance_days=3,
-                                     tolerance_fraction=0.1))  # fmt: skip
+    later = by_offset(
+        plan_baselines(D + timedelta(days=7), [90], days_before(81), tolerance_days=3, tolerance_fraction=0.1)
+    )
     assert later[90].used == D - timedelta(days=81)
 
 

@@ -26,10 +26,15 @@ def test_validate_prints_accounting(spark: SparkSession, tmp_path: Path, capsys:
     root = tmp_path / "wh"
     code = main(
         [
-            "validate", "--source", str(FIXTURES / "shop_export.yaml"),
-            "--set", f"warehouse.root={root}", "--set", "ingest.max_order_ts=2030-01-01",
+            "validate",
+            "--source",
+            str(FIXTURES / "shop_export.yaml"),
+            "--set",
+            f"warehouse.root={root}",
+            "--set",
+            "ingest.max_order_ts=2030-01-01",
         ]
-    )  # fmt: skip
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "8 lines read" in out

@@ -33,8 +33,11 @@ TRIALS = POINTS * (4 if os.environ.get("SEGSPARK_ALL_KILLS") == "1" else 1)
 
 def tree_digest(path: Path) -> dict[str, str]:
     """sha256 of every file under path, by relative name."""
-    return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(path.rglob("*"))
-            if p.is_file()}  # fmt: skip
+    return {
+        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+    }
 
 
 def same_rows(a: DataFrame, b: DataFrame) -> bool:
@@ -49,8 +52,12 @@ def kill_at(root: str, point: str) -> None:
     """Start the child writing version v2 of DAY, wait for `point`, SIGKILL its whole process group."""
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.crash_child", root, DAY, "v2", point],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
-    )  # fmt: skip
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     try:
         assert child.stdout is not None
         line = child.stdout.readline().strip()
@@ -72,8 +79,7 @@ def template(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> P
     """A warehouse with v1 of DAY and another date committed, copied afresh for every trial."""
     root = check_warehouse(str(tmp_path_factory.mktemp("crash") / "template"))
     write_partition(version_rows(spark, "v1"), root=root, table=TABLE, key="snapshot_date", value=DAY, run_id="r1")
-    write_partition(version_rows(spark, "other"), root=root, table=TABLE, key="snapshot_date", value=OTHER,
-                    run_id="r1")  # fmt: skip
+    write_partition(version_rows(spark, "other"), root=root, table=TABLE, key="snapshot_date", value=OTHER, run_id="r1")
     return Path(root)
 
 

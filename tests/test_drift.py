@@ -24,19 +24,35 @@ from segspark.score.spark import PROFILE_SCHEMA
 
 FREQ = ["high_frequency", "medium_frequency", "low_frequency"]
 VALUE = ["high_value", "medium_value"]
-SEGMENTS = Segments({"purchase_frequency": FREQ, "purchase_value": VALUE},
-                    {"purchase_frequency": FREQ, "purchase_value": VALUE})  # fmt: skip
-TIERS = {"purchase_frequency": {"high_frequency": 3, "medium_frequency": 2, "low_frequency": 1},
-         "purchase_value": {"high_value": 2, "medium_value": 1}}  # fmt: skip
+SEGMENTS = Segments(
+    {"purchase_frequency": FREQ, "purchase_value": VALUE}, {"purchase_frequency": FREQ, "purchase_value": VALUE}
+)
+TIERS = {
+    "purchase_frequency": {"high_frequency": 3, "medium_frequency": 2, "low_frequency": 1},
+    "purchase_value": {"high_value": 2, "medium_value": 1},
+}
 
 
 def profile(cid: str, freq: list[float], value: list[float], archetype: str = "A1") -> tuple[Any, ...]:
-    members = {"purchase_frequency": dict(zip(FREQ, freq, strict=True)),
-               "purchase_value": dict(zip(VALUE, value, strict=True))}  # fmt: skip
+    members = {
+        "purchase_frequency": dict(zip(FREQ, freq, strict=True)),
+        "purchase_value": dict(zip(VALUE, value, strict=True)),
+    }
     dominant = {a: max(m, key=m.__getitem__) for a, m in members.items()}
     tiers = {a: TIERS[a][s] for a, s in dominant.items()}
-    return (cid, "m", archetype, "|".join(dominant.values()), False, members, members, dominant,
-            {a: "strong" for a in members}, tiers, [0.0])  # fmt: skip
+    return (
+        cid,
+        "m",
+        archetype,
+        "|".join(dominant.values()),
+        False,
+        members,
+        members,
+        dominant,
+        {a: "strong" for a in members},
+        tiers,
+        [0.0],
+    )
 
 
 def frame(spark: SparkSession, rows: list[tuple[Any, ...]]) -> DataFrame:
@@ -46,8 +62,15 @@ def frame(spark: SparkSession, rows: list[tuple[Any, ...]]) -> DataFrame:
 def drift_rows(
     spark: SparkSession, now: list[tuple[Any, ...]], then: list[tuple[Any, ...]], days: int
 ) -> dict[str, Any]:
-    d = customer_drift(frame(spark, now), frame(spark, then), days=days, baseline_date="b", segments=SEGMENTS,
-                       archetype_axes=["purchase_frequency", "purchase_value"], rules=DriftRules())  # fmt: skip
+    d = customer_drift(
+        frame(spark, now),
+        frame(spark, then),
+        days=days,
+        baseline_date="b",
+        segments=SEGMENTS,
+        archetype_axes=["purchase_frequency", "purchase_value"],
+        rules=DriftRules(),
+    )
     return {r.customer_id: r for r in d.collect()}
 
 
@@ -136,21 +159,37 @@ def test_seed_trend_example(spark: SparkSession) -> None:
 
 
 def test_unmatched_segments_are_reported_not_compared(spark: SparkSession) -> None:
-    segments = Segments({"purchase_frequency": ["high_frequency", "new_seg"]},
-                        {"purchase_frequency": ["high_frequency", "old_seg"]})  # fmt: skip
+    segments = Segments(
+        {"purchase_frequency": ["high_frequency", "new_seg"]}, {"purchase_frequency": ["high_frequency", "old_seg"]}
+    )
     now = spark.createDataFrame(
-        [("C", "A", {"purchase_frequency": {"high_frequency": 0.6, "new_seg": 0.4}},
-          {"purchase_frequency": "high_frequency"}, {"purchase_frequency": 2})],
+        [
+            (
+                "C",
+                "A",
+                {"purchase_frequency": {"high_frequency": 0.6, "new_seg": 0.4}},
+                {"purchase_frequency": "high_frequency"},
+                {"purchase_frequency": 2},
+            )
+        ],
         "customer_id string, archetype_id string, segment_memberships map<string,map<string,double>>, "
         "dominant_segments map<string,string>, segment_tiers map<string,int>",
-    )  # fmt: skip
+    )
     then = spark.createDataFrame(
-        [("C", "A", {"purchase_frequency": {"high_frequency": 0.9, "old_seg": 0.1}},
-          {"purchase_frequency": "high_frequency"}, {"purchase_frequency": 2})],
+        [
+            (
+                "C",
+                "A",
+                {"purchase_frequency": {"high_frequency": 0.9, "old_seg": 0.1}},
+                {"purchase_frequency": "high_frequency"},
+                {"purchase_frequency": 2},
+            )
+        ],
         now.schema,
-    )  # fmt: skip
-    d = customer_drift(now, then, days=10, baseline_date="b", segments=segments, archetype_axes=[],
-                       rules=DriftRules()).first()  # fmt: skip
+    )
+    d = customer_drift(
+        now, then, days=10, baseline_date="b", segments=segments, archetype_axes=[], rules=DriftRules()
+    ).first()
     assert d is not None
     # Only high_frequency is compared: |0.6 - 0.9| / 10.
     assert d.velocity["purchase_frequency"] == pytest.approx(0.03)
@@ -159,10 +198,16 @@ def test_unmatched_segments_are_reported_not_compared(spark: SparkSession) -> No
 
 
 def test_population_tables(spark: SparkSession) -> None:
-    now = [profile("C1", [0.2, 0.7, 0.1], [0.5, 0.5], "B"), profile("C2", [0.9, 0.08, 0.02], [0.6, 0.4], "A"),
-           profile("C3", [0.2, 0.7, 0.1], [0.5, 0.5], "B")]  # fmt: skip
-    then = [profile("C1", [0.9, 0.08, 0.02], [0.5, 0.5], "A"), profile("C2", [0.9, 0.08, 0.02], [0.6, 0.4], "A"),
-            profile("C3", [0.9, 0.08, 0.02], [0.5, 0.5], "A")]  # fmt: skip
+    now = [
+        profile("C1", [0.2, 0.7, 0.1], [0.5, 0.5], "B"),
+        profile("C2", [0.9, 0.08, 0.02], [0.6, 0.4], "A"),
+        profile("C3", [0.2, 0.7, 0.1], [0.5, 0.5], "B"),
+    ]
+    then = [
+        profile("C1", [0.9, 0.08, 0.02], [0.5, 0.5], "A"),
+        profile("C2", [0.9, 0.08, 0.02], [0.6, 0.4], "A"),
+        profile("C3", [0.9, 0.08, 0.02], [0.5, 0.5], "A"),
+    ]
     cur, base = frame(spark, now), frame(spark, then)
     values = psi(mean_memberships(cur, SEGMENTS.current), mean_memberships(base, SEGMENTS.base), SEGMENTS)
     pop = population_drift(cur, base, baseline_date="b", days=7, segments=SEGMENTS, psi_values=values).collect()
@@ -177,8 +222,15 @@ def test_population_tables(spark: SparkSession) -> None:
     expected = sum((a - b) * math.log(a / b) for a, b in zip(p_now, p_then, strict=True))
     assert got["purchase_frequency"] == pytest.approx(expected, rel=1e-9)
     assert got["purchase_value"] == pytest.approx(0.0, abs=1e-12)
-    d = customer_drift(cur, base, days=7, baseline_date="b", segments=SEGMENTS, archetype_axes=["purchase_frequency"],
-                       rules=DriftRules())  # fmt: skip
+    d = customer_drift(
+        cur,
+        base,
+        days=7,
+        baseline_date="b",
+        segments=SEGMENTS,
+        archetype_axes=["purchase_frequency"],
+        rules=DriftRules(),
+    )
     flows = [(r.from_segment, r.to_segment, r.customers) for r in flows_by_baseline(d, 10).collect()]
     assert flows == [("A", "B", 2)]
 
@@ -190,8 +242,9 @@ def test_several_baselines_in_one_plan(spark: SparkSession) -> None:
     then14 = [profile("C", [0.920, 0.065, 0.015], [0.9, 0.1], "A"), profile("D", [0.9, 0.05, 0.05], [0.9, 0.1], "A")]
     then7 = [profile("C", [0.786, 0.175, 0.039], [0.9, 0.1], "B")]
     bases = tag_baseline(frame(spark, then14), "b14", 14).unionByName(tag_baseline(frame(spark, then7), "b7", 7))
-    rows = baselines_drift(frame(spark, now), bases, segments=SEGMENTS, archetype_axes=["purchase_frequency"],
-                           rules=DriftRules()).collect()  # fmt: skip
+    rows = baselines_drift(
+        frame(spark, now), bases, segments=SEGMENTS, archetype_axes=["purchase_frequency"], rules=DriftRules()
+    ).collect()
     got = {(r.customer_id, r.baseline_date): r for r in rows}
     assert sorted(got) == [("C", "b14"), ("C", "b7"), ("D", "b14")]
     c14, c7 = got[("C", "b14")], got[("C", "b7")]

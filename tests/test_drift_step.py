@@ -38,15 +38,25 @@ def test_baselines_of_two_model_versions(spark: SparkSession, warehouse: str) ->
     save_manifest(warehouse, now_model)
     save_manifest(warehouse, old_model)
     snapshots = {
-        "2024-03-01": [row("C1", "m-hand", FREQ_NOW, [0.6, 0.3, 0.1], [0.5, 0.5]),
-                       row("C2", "m-hand", FREQ_NOW, [0.2, 0.2, 0.6], [0.9, 0.1])],
+        "2024-03-01": [
+            row("C1", "m-hand", FREQ_NOW, [0.6, 0.3, 0.1], [0.5, 0.5]),
+            row("C2", "m-hand", FREQ_NOW, [0.2, 0.2, 0.6], [0.9, 0.1]),
+        ],
         "2024-02-23": [row("C1", "m-hand", FREQ_NOW, [0.6, 0.3, 0.1], [0.5, 0.5])],  # 7 days: unchanged
-        "2024-02-16": [row("C1", "m-old", FREQ_OLD, [0.2, 0.6, 0.2], [0.5, 0.5]),  # 14 days, older model
-                       row("C2", "m-old", FREQ_OLD, [0.2, 0.2, 0.6], [0.1, 0.9])],
-    }  # fmt: skip
+        "2024-02-16": [
+            row("C1", "m-old", FREQ_OLD, [0.2, 0.6, 0.2], [0.5, 0.5]),  # 14 days, older model
+            row("C2", "m-old", FREQ_OLD, [0.2, 0.2, 0.6], [0.1, 0.9]),
+        ],
+    }
     for day, rows in snapshots.items():
-        write_partition(spark.createDataFrame(rows, PROFILE_SCHEMA), root=warehouse, table="customer_profiles",
-                        key="snapshot_date", value=day, run_id=f"r{day}")  # fmt: skip
+        write_partition(
+            spark.createDataFrame(rows, PROFILE_SCHEMA),
+            root=warehouse,
+            table="customer_profiles",
+            key="snapshot_date",
+            value=day,
+            run_id=f"r{day}",
+        )
     cfg = {**dict(load_config().section("drift")), "baselines": [7, 14, 28]}  # no 28-day snapshot: skipped
     result = run_drift(spark, root=warehouse, as_of=date(2024, 3, 1), cfg=cfg, run_id="drift1")
     assert result.baselines == ["2024-02-23", "2024-02-16"]
@@ -67,13 +77,15 @@ def test_baselines_of_two_model_versions(spark: SparkSession, warehouse: str) ->
     assert c2.velocity["value"] == pytest.approx(0.8 * 2**0.5 / 14)
     assert c2.migrated and c2.overall_alert == "RAPID_DRIFT"
 
-    pop = read_partitions(spark, root=warehouse, table="drift_population", key="snapshot_date",
-                          values=["2024-03-01"]).collect()  # fmt: skip
+    pop = read_partitions(
+        spark, root=warehouse, table="drift_population", key="snapshot_date", values=["2024-03-01"]
+    ).collect()
     psi = {(r.baseline_date, r.axis): r.value for r in pop if r.kind == "psi"}
     assert psi[("2024-02-23", "freq")] > 0  # C2 is only in today's means
     assert set(psi) == {(b, a) for b in ("2024-02-23", "2024-02-16") for a in ("freq", "value")}
-    moves = {(r.baseline_date, r.axis, r.from_segment, r.to_segment): r.customers for r in pop
-             if r.kind == "transition"}  # fmt: skip
+    moves = {
+        (r.baseline_date, r.axis, r.from_segment, r.to_segment): r.customers for r in pop if r.kind == "transition"
+    }
     assert moves[("2024-02-16", "value", "value_s1", "value_s0")] == 1
     assert moves[("2024-02-16", "freq", "freq_s1", "freq_s0")] == 1
     assert moves[("2024-02-23", "freq", "freq_s0", "freq_s0")] == 1
@@ -104,8 +116,14 @@ def test_trend_over_four_snapshots(spark: SparkSession, warehouse: str) -> None:
             rows.append(row("C2", version, ids, [0.9, 0.05, 0.05], [0.9, 0.1]))
         if offset in (0, 7):
             rows.append(row("C3", version, ids, [0.1, 0.1, 0.8], [0.2, 0.8]))
-        write_partition(spark.createDataFrame(rows, PROFILE_SCHEMA), root=warehouse, table="customer_profiles",
-                        key="snapshot_date", value=day, run_id=f"r{day}")  # fmt: skip
+        write_partition(
+            spark.createDataFrame(rows, PROFILE_SCHEMA),
+            root=warehouse,
+            table="customer_profiles",
+            key="snapshot_date",
+            value=day,
+            run_id=f"r{day}",
+        )
     cfg = {**dict(load_config().section("drift")), "baselines": [7], "trend_min_decline": 0.05}
     result = run_drift(spark, root=warehouse, as_of=date(2024, 7, 1), cfg=cfg, run_id="trend1")
     assert result.trend_dates == {o: d for o, d in days.items() if o}

@@ -30,8 +30,14 @@ def slice_and_features(spark: SparkSession, tmp_path_factory: pytest.TempPathFac
     from segspark.paths import check_warehouse
 
     root = check_warehouse(str(tmp / "wh"))
-    validate(spark, load_mapping("online_retail_ii"), root=root, run_id="r", max_malformed_fraction=0.01,
-             path=str(tmp / "slice.parquet"))  # fmt: skip
+    validate(
+        spark,
+        load_mapping("online_retail_ii"),
+        root=root,
+        run_id="r",
+        max_malformed_fraction=0.01,
+        path=str(tmp / "slice.parquet"),
+    )
     orders = read_partitions(spark, root=root, table="orders", key="source").drop("source")
     feats, _ = compute_features(orders, load_axes(), as_of=AS_OF, zone="Europe/London")
     got = feats.toPandas().set_index("customer_id")  # a few customers: small by construction
@@ -41,8 +47,25 @@ def slice_and_features(spark: SparkSession, tmp_path_factory: pytest.TempPathFac
 def _pandas_features(raw: pd.DataFrame) -> pd.DataFrame:
     """SPEC Appendix A, written again in plain pandas from the raw source columns."""
     df = raw.copy()
-    excluded = {"POST", "DOT", "M", "m", "C2", "C3", "S", "B", "BANK CHARGES", "AMAZONFEE", "CRUK", "ADJUST",
-                "ADJUST2", "TEST001", "TEST002", "GIFT", "D"}  # fmt: skip
+    excluded = {
+        "POST",
+        "DOT",
+        "M",
+        "m",
+        "C2",
+        "C3",
+        "S",
+        "B",
+        "BANK CHARGES",
+        "AMAZONFEE",
+        "CRUK",
+        "ADJUST",
+        "ADJUST2",
+        "TEST001",
+        "TEST002",
+        "GIFT",
+        "D",
+    }
     df = df[~df["StockCode"].isin(excluded) & ~df["StockCode"].str.startswith("gift_")]
     df["ts"] = (
         df["InvoiceDate"].dt.tz_localize("Europe/London", ambiguous="NaT").dt.tz_convert("UTC").dt.tz_localize(None)

@@ -71,8 +71,11 @@ def test_contacts_are_tickets_when_a_customer_has_them(with_tickets: dict[str, d
 def test_date_only_lines_drop_time_of_day_features_only(spark: SparkSession) -> None:
     midnight = [(*r[:2], datetime(r[2].year, r[2].month, r[2].day), *r[3:]) for r in ROWS]
     df, plan = compute_features(history(spark, midnight), load_axes(), as_of=AS_OF, zone="UTC")
-    dropped = {"purchase_cadence__time_of_day_consistency", "communication_preference__contact_hour_sin",
-               "communication_preference__contact_hour_cos"}  # fmt: skip
+    dropped = {
+        "purchase_cadence__time_of_day_consistency",
+        "communication_preference__contact_hour_sin",
+        "communication_preference__contact_hour_cos",
+    }
     assert set(plan.dropped) == dropped
     assert all("no time of day" in why for why in plan.dropped.values())
     assert not dropped & set(df.columns)
@@ -90,8 +93,10 @@ def test_date_only_lines_drop_time_of_day_features_only(spark: SparkSession) -> 
 
 def test_midnight_is_local_midnight(spark: SparkSession) -> None:
     # A date-only export read in Europe/Berlin is stored at 22:00 or 23:00 UTC: still no time of day there.
-    berlin = [(*r[:2], datetime(r[2].year, r[2].month, r[2].day) - timedelta(hours=1 if r[2].month < 4 else 2),
-               *r[3:]) for r in ROWS]  # fmt: skip
+    berlin = [
+        (*r[:2], datetime(r[2].year, r[2].month, r[2].day) - timedelta(hours=1 if r[2].month < 4 else 2), *r[3:])
+        for r in ROWS
+    ]
     _, local = compute_features(history(spark, berlin), load_axes(), as_of=AS_OF, zone="Europe/Berlin")
     assert "purchase_cadence__time_of_day_consistency" in local.dropped
     _, utc = compute_features(history(spark, berlin), load_axes(), as_of=AS_OF, zone="UTC")

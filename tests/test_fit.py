@@ -150,8 +150,14 @@ def test_save_load_in_fresh_process_scores_identically(
         print(json.dumps(dominant(m.axes["purchase_frequency"], raw)))
         """
     )
-    done = subprocess.run([sys.executable, "-c", script, path, str(tmp_path / "raw.json")],
-                          capture_output=True, text=True, cwd=REPO, timeout=120, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", script, path, str(tmp_path / "raw.json")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=True,
+    )
     fresh = json.loads(done.stdout)
     in_spark = dominant(df, m)
     assert fresh == [in_spark[r.customer_id] for r in rows]
@@ -196,8 +202,13 @@ def test_mllib_stages_are_saved_and_load_back(spark: SparkSession, tmp_path: Pat
     save_stages({"first": fits[AXIS.name], "second": fits[AXIS.name]}, base)
     registry = spark.createDataFrame([], "archetype_key string")
     profiles = {r.customer_id: r for r in score_profiles(df, ScoringModel.from_manifest(m), registry).collect()}
-    raw = df.select("customer_id", *[spark_transform(F.col(c), ax.transforms[f], ax.impute[f]).alias(c)
-                                     for f, c in zip(ax.features, ax.columns, strict=True)])  # fmt: skip
+    raw = df.select(
+        "customer_id",
+        *[
+            spark_transform(F.col(c), ax.transforms[f], ax.impute[f]).alias(c)
+            for f, c in zip(ax.features, ax.columns, strict=True)
+        ],
+    )
     vectors = VectorAssembler(inputCols=ax.columns, outputCol="raw").transform(raw)
     for name in ("first", "second"):
         scaler = StandardScalerModel.load(f"{base}/mllib/{name}/scaler")
@@ -215,8 +226,12 @@ def test_mllib_stages_are_saved_and_load_back(spark: SparkSession, tmp_path: Pat
             # ... and the scorer's distances are those of MLlib's scaled vector to MLlib's centres.
             x = row.features.toArray()
             mllib = {segment_of[i]: float(np.sqrt(((x - c) ** 2).sum())) for i, c in enumerate(kmeans.clusterCenters())}
-            np.testing.assert_allclose([profile.segment_distances[AXIS.name][s] for s in ax.segment_ids],
-                                       [mllib[s] for s in ax.segment_ids], rtol=1e-9, atol=1e-12)  # fmt: skip
+            np.testing.assert_allclose(
+                [profile.segment_distances[AXIS.name][s] for s in ax.segment_ids],
+                [mllib[s] for s in ax.segment_ids],
+                rtol=1e-9,
+                atol=1e-12,
+            )
 
 
 def test_a_k_that_isolates_a_few_outliers_is_not_chosen(spark: SparkSession) -> None:

@@ -52,10 +52,31 @@ good = {
     "sku": st.sampled_from(["A", "B", "POST"]),
 }
 bad = st.sampled_from(
-    ["", "NaN", "nan", "inf", "-Infinity", "1e400", "-1e308", "9" * 40, "abc", "1,5", "12.3.4", " 7 ", "null",
-     "2024-01-05T10:00:00+02:00", "2024-01-05T10:00:00Z", "2024-13-45 25:61:61", "05/01/2024", "2024-01-05",
-     "\u00e9t\u00e9", "\u0000", "C\u200b1", "ü"]
-)  # fmt: skip
+    [
+        "",
+        "NaN",
+        "nan",
+        "inf",
+        "-Infinity",
+        "1e400",
+        "-1e308",
+        "9" * 40,
+        "abc",
+        "1,5",
+        "12.3.4",
+        " 7 ",
+        "null",
+        "2024-01-05T10:00:00+02:00",
+        "2024-01-05T10:00:00Z",
+        "2024-13-45 25:61:61",
+        "05/01/2024",
+        "2024-01-05",
+        "\u00e9t\u00e9",
+        "\u0000",
+        "C\u200b1",
+        "ü",
+    ]
+)
 
 
 @dataclass
@@ -82,8 +103,10 @@ def exports(draw: st.DrawFn) -> Export:
     n = 0 if shape == "header" else draw(st.integers(1, 12))
     lines = [",".join(header)]
     for _ in range(n):
-        fields = [draw(st.one_of(good.get(c, st.just("x")), bad) if draw(st.booleans()) else good.get(c, st.just("x")))
-                  for c in header]  # fmt: skip
+        fields = [
+            draw(st.one_of(good.get(c, st.just("x")), bad) if draw(st.booleans()) else good.get(c, st.just("x")))
+            for c in header
+        ]
         lines.append(",".join(f.replace(",", ";").replace("\n", " ").replace("\r", " ") for f in fields))
     text = "\n".join(lines) + ("\n" if draw(st.booleans()) else "")
     encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-8-sig", "latin-1", "utf-16"]))
@@ -104,8 +127,9 @@ def check(spark: SparkSession, export: Export, where: Path) -> str:
     root = check_warehouse(str(where / "wh"))
     before = {t: committed(spark, root=root, table=t, key="source") for t in ("orders", "rejects")}
     try:
-        report = validate(spark, load_mapping(str(mapping_file)), root=root, run_id="fuzz",
-                          max_malformed_fraction=1.0, path=str(path))  # fmt: skip
+        report = validate(
+            spark, load_mapping(str(mapping_file)), root=root, run_id="fuzz", max_malformed_fraction=1.0, path=str(path)
+        )
     except SegsparkError as err:
         message = str(err)
         assert "\n" not in message, message
@@ -122,8 +146,13 @@ def check(spark: SparkSession, export: Export, where: Path) -> str:
     return "ingested"
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(export=exports())
 def test_every_fuzzed_export_is_accounted_for_or_refused_clearly(spark: SparkSession, export: Export) -> None:
     with tempfile.TemporaryDirectory() as where:

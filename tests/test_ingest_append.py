@@ -24,8 +24,16 @@ def write(path: Path, rows: list[str]) -> str:
 
 def ingest(spark: SparkSession, root: str, path: str, run_id: str, append: bool = True) -> IngestReport:
     mapping = load_mapping(str(FIXTURES / "malformed_orders.yaml"))
-    return validate(spark, mapping, root=root, run_id=run_id, max_malformed_fraction=0.5, path=path,
-                    max_order_ts=datetime(2030, 1, 1), append=append)  # fmt: skip
+    return validate(
+        spark,
+        mapping,
+        root=root,
+        run_id=run_id,
+        max_malformed_fraction=0.5,
+        path=path,
+        max_order_ts=datetime(2030, 1, 1),
+        append=append,
+    )
 
 
 def lines(spark: SparkSession, root: str) -> dict[str, int]:
@@ -34,21 +42,29 @@ def lines(spark: SparkSession, root: str) -> dict[str, int]:
 
 
 def test_append_duplicate_and_correction(spark: SparkSession, warehouse: str, tmp_path: Path) -> None:
-    history = write(tmp_path / "history.csv", ["A1,INV1,01/03/2023 10:15,SKU1,2,3.50",
-                                               "A2,INV2,02/03/2023 11:00,SKU1,1,3.50",
-                                               "A3,INV4,03/03/2023 12:00,SKU3,two,3.50"])  # fmt: skip
+    history = write(
+        tmp_path / "history.csv",
+        [
+            "A1,INV1,01/03/2023 10:15,SKU1,2,3.50",
+            "A2,INV2,02/03/2023 11:00,SKU1,1,3.50",
+            "A3,INV4,03/03/2023 12:00,SKU3,two,3.50",
+        ],
+    )
     first = ingest(spark, warehouse, history, "r1", append=False)
     assert (first.rows_read, first.valid, first.malformed, first.mode) == (3, 2, 1, "full")
 
-    week = write(tmp_path / "week01.csv", ["A1,INV9,08/03/2023 10:00,SKU2,1,10.00",
-                                           "A7,INV10,09/03/2023 10:00,SKU2,1,-1.00"])  # fmt: skip
+    week = write(
+        tmp_path / "week01.csv", ["A1,INV9,08/03/2023 10:00,SKU2,1,10.00", "A7,INV10,09/03/2023 10:00,SKU2,1,-1.00"]
+    )
     second = ingest(spark, warehouse, week, "r2")
     assert (second.rows_read, second.valid, second.malformed, second.source_lines) == (2, 1, 1, 3)
     assert lines(spark, warehouse) == {"INV1": 1, "INV2": 1, "INV9": 1}
 
     # The same content again, under another name: counted once, nothing written.
-    again = write(tmp_path / "week01_resent.csv", ["A1,INV9,08/03/2023 10:00,SKU2,1,10.00",
-                                                   "A7,INV10,09/03/2023 10:00,SKU2,1,-1.00"])  # fmt: skip
+    again = write(
+        tmp_path / "week01_resent.csv",
+        ["A1,INV9,08/03/2023 10:00,SKU2,1,10.00", "A7,INV10,09/03/2023 10:00,SKU2,1,-1.00"],
+    )
     dup = ingest(spark, warehouse, again, "r3")
     assert dup.already_ingested_by == "r2" and dup.rows_read == 0
     assert committed(spark, root=warehouse, table="orders", key="source")["malformed_fixture"].run_id == "r2"
@@ -56,8 +72,9 @@ def test_append_duplicate_and_correction(spark: SparkSession, warehouse: str, tm
     # A corrected week01.csv replaces the first delivery's lines and rejects.
     fixed = tmp_path / "fix"
     fixed.mkdir()
-    corrected = write(fixed / "week01.csv", ["A1,INV9,08/03/2023 10:00,SKU2,3,10.00",
-                                             "A7,INV10,09/03/2023 10:00,SKU2,1,1.00"])  # fmt: skip
+    corrected = write(
+        fixed / "week01.csv", ["A1,INV9,08/03/2023 10:00,SKU2,3,10.00", "A7,INV10,09/03/2023 10:00,SKU2,1,1.00"]
+    )
     fix = ingest(spark, warehouse, corrected, "r4")
     assert fix.replaced == ["week01.csv"] and (fix.valid, fix.malformed, fix.source_lines) == (2, 0, 4)
     assert lines(spark, warehouse) == {"INV1": 1, "INV2": 1, "INV9": 1, "INV10": 1}

@@ -119,8 +119,15 @@ def test_kept_duplicates_are_counted_and_only_rejects_carry_their_json(spark: Sp
     from segspark.ingest.read import read_source
 
     keep = replace(_mapping(), duplicates="keep")
-    report = validate(spark, keep, root=warehouse, run_id="r3", max_malformed_fraction=0.5,
-                      path=str(FIXTURES / "malformed_orders.csv"), max_order_ts=NOW)  # fmt: skip
+    report = validate(
+        spark,
+        keep,
+        root=warehouse,
+        run_id="r3",
+        max_malformed_fraction=0.5,
+        path=str(FIXTURES / "malformed_orders.csv"),
+        max_order_ts=NOW,
+    )
     # The repeated INV1 line stays valid and is counted once as a kept duplicate.
     assert (report.valid, report.duplicate_lines_kept) == (6, 1)
     assert "duplicate_line" not in report.out_of_scope_by_reason

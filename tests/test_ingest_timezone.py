@@ -103,8 +103,15 @@ def test_a_pinned_as_of_pins_the_future_cutoff(spark: SparkSession, tmp_path: Pa
     wh = check_warehouse(str(tmp_path / "wh"))
     counts = {}
     for cutoff in (NO_CUTOFF, None):
-        report = validate(spark, load_mapping(mapping), root=wh, run_id="c", max_malformed_fraction=1.0,
-                          path=str(source), max_order_ts=cutoff)  # fmt: skip
+        report = validate(
+            spark,
+            load_mapping(mapping),
+            root=wh,
+            run_id="c",
+            max_malformed_fraction=1.0,
+            path=str(source),
+            max_order_ts=cutoff,
+        )
         counts[cutoff] = (report.valid, report.malformed)
     assert counts[NO_CUTOFF] == (len(lines), 0)  # every data line and the year-2999 one
     assert counts[None] == (len(lines) - 1, 1)  # today's cut-off rejects it

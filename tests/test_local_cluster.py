@@ -55,12 +55,30 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> tuple[Pat
     here, there = tmp / "local", tmp / "cluster"
     assert main(["run", "--source", str(mapping), "--set", f"warehouse.root={here}", *settings]) == 0
     # In another time zone too: the tables may depend on neither the driver's nor the executors' zone.
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
-           "TZ": "America/New_York"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+        "TZ": "America/New_York",
+    }
     env.pop("PYTHONPATH", None)
-    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", MASTER, "--driver-memory", "1g",
-           "--py-files", str(wheel), "--conf", "spark.log.level=WARN", str(REPO / "jobs" / "run.py"),
-           "--source", str(mapping), "--set", f"warehouse.root={there}", *settings]  # fmt: skip
+    cmd = [
+        str(Path(sys.executable).parent / "spark-submit"),
+        "--master",
+        MASTER,
+        "--driver-memory",
+        "1g",
+        "--py-files",
+        str(wheel),
+        "--conf",
+        "spark.log.level=WARN",
+        str(REPO / "jobs" / "run.py"),
+        "--source",
+        str(mapping),
+        "--set",
+        f"warehouse.root={there}",
+        *settings,
+    ]
     # Run from an empty directory: nothing may come from the source tree.
     done = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -87,15 +105,24 @@ def test_features_and_model_match_local_mode(spark: SparkSession, two_runs: tupl
     assert a["as_of"] == b["as_of"] and a["backfill_skipped"] == b["backfill_skipped"]
     days = [a["as_of"], *[s["as_of"] for k, s in a["steps"].items() if k.startswith("features@")]]
     for day in days:
-        assert_approx_df_equality(_table(spark, here, "features", day), _table(spark, there, "features", day),
-                                  precision=1e-9, ignore_row_order=True, ignore_column_order=False)  # fmt: skip
+        assert_approx_df_equality(
+            _table(spark, here, "features", day),
+            _table(spark, there, "features", day),
+            precision=1e-9,
+            ignore_row_order=True,
+            ignore_column_order=False,
+        )
     m1, m2 = load_manifest(a["steps"]["fit"]["model"]), load_manifest(b["steps"]["fit"]["model"])
     assert m1.model_version == m2.model_version  # fitted on the same rows with the same settings
     assert list(m1.axes) == list(m2.axes) and m1.skipped_axes == m2.skipped_axes
     for name, axis in m1.axes.items():
         other = m2.axes[name]
-        assert (axis.k, axis.segment_ids, axis.names, axis.sizes) == (other.k, other.segment_ids, other.names,
-                                                                      other.sizes)  # fmt: skip
+        assert (axis.k, axis.segment_ids, axis.names, axis.sizes) == (
+            other.k,
+            other.segment_ids,
+            other.names,
+            other.sizes,
+        )
         np.testing.assert_allclose(axis.centers_scaled, other.centers_scaled, rtol=0, atol=1e-9)
     assert m1.archetypes == m2.archetypes
 

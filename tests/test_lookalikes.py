@@ -24,8 +24,9 @@ N, DIM, K = 3000, 12, 10
 
 def population(spark: SparkSession) -> DataFrame:
     """Generated fingerprints; every 7th customer copies customer id-1's vector, so exact ties occur."""
-    base = spark.range(N).withColumn("src", F.when(F.col("id") % 7 == 0, F.greatest(F.col("id") - 1, F.lit(0)))
-                                     .otherwise(F.col("id")))  # fmt: skip
+    base = spark.range(N).withColumn(
+        "src", F.when(F.col("id") % 7 == 0, F.greatest(F.col("id") - 1, F.lit(0))).otherwise(F.col("id"))
+    )
     dims = [F.floor(uniform(5, f"d{j}", F.col("src")) * 8).cast("double") for j in range(DIM)]
     return base.select(F.format_string("G%05d", "id").alias("customer_id"), F.array(*dims).alias("fingerprint"))
 
@@ -174,10 +175,18 @@ def test_lookalikes_all_command(spark: SparkSession, warehouse: str, capsys: pyt
     ids = [r.customer_id for r in rows]
     vectors = np.array([r.fingerprint for r in rows], dtype=float)
     empty: dict[str, dict[str, float]] = {}
-    profiles = [(cid, "m", "a", "a", False, empty, empty, {}, {}, {}, list(map(float, v)))
-                for cid, v in zip(ids, vectors, strict=True)]  # fmt: skip
-    write_partition(spark.createDataFrame(profiles, PROFILE_SCHEMA), root=warehouse, table="customer_profiles",
-                    key="snapshot_date", value=day, run_id="r0")  # fmt: skip
+    profiles = [
+        (cid, "m", "a", "a", False, empty, empty, {}, {}, {}, list(map(float, v)))
+        for cid, v in zip(ids, vectors, strict=True)
+    ]
+    write_partition(
+        spark.createDataFrame(profiles, PROFILE_SCHEMA),
+        root=warehouse,
+        table="customer_profiles",
+        key="snapshot_date",
+        value=day,
+        run_id="r0",
+    )
 
     assert main(["lookalikes", "--all", "--k", str(k), "--set", f"warehouse.root={warehouse}"]) == 0
     out = capsys.readouterr().out

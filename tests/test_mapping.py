@@ -39,13 +39,19 @@ def test_presets_load() -> None:
         ({"timestamp": {"epoch_unit": "fortnight"}}, "epoch_unit"),
         ({"timestamp": {"date_only": "sometimes"}}, "timestamp.date_only must be"),
         ({"timestamp": {"dateonly": True}}, r"unknown timestamp key\(s\) \['dateonly'\]"),
-        ({"tickets": {"source": {"path": "t.csv"}, "columns": {"customer_id": "c"}}},
-         r"tickets: required column\(s\) not mapped: \['created_ts'\]"),
-        ({"tickets": {"source": {"path": "t.csv"}, "columns": {"customer_id": "c", "created_ts": "t", "mood": "m"}}},
-         r"tickets.columns: unknown column\(s\) \['mood'\]"),
+        (
+            {"tickets": {"source": {"path": "t.csv"}, "columns": {"customer_id": "c"}}},
+            r"tickets: required column\(s\) not mapped: \['created_ts'\]",
+        ),
+        (
+            {"tickets": {"source": {"path": "t.csv"}, "columns": {"customer_id": "c", "created_ts": "t", "mood": "m"}}},
+            r"tickets.columns: unknown column\(s\) \['mood'\]",
+        ),
         ({"tickets": {"columns": {"customer_id": "c", "created_ts": "t"}}}, "tickets.source.path is required"),
-        ({"tickets": {"source": {"path": "t"}, "columns": {"customer_id": "c", "created_ts": "t"}, "sla": 1}},
-         r"tickets: unknown key\(s\) \['sla'\]"),
+        (
+            {"tickets": {"source": {"path": "t"}, "columns": {"customer_id": "c", "created_ts": "t"}, "sla": 1}},
+            r"tickets: unknown key\(s\) \['sla'\]",
+        ),
     ],
 )
 def test_invalid_mappings(change: dict[str, Any], message: str) -> None:

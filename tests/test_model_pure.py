@@ -79,8 +79,9 @@ def test_deterministic_names_keep_the_naming_rule_on_every_feature() -> None:
 
 def test_kept_names_are_not_reused() -> None:
     z = np.array([[2.0, 0.1], [1.9, 0.1]])
-    names = naming.unique_names("ax", ["orders_per_month", "avg_days_between_orders"], z,
-                                fixed=[None, "frequent_buyers"])  # fmt: skip
+    names = naming.unique_names(
+        "ax", ["orders_per_month", "avg_days_between_orders"], z, fixed=[None, "frequent_buyers"]
+    )
     assert names[1] == "frequent_buyers" and names[0] != "frequent_buyers"
 
 
@@ -98,8 +99,25 @@ def test_transforms_and_inverse() -> None:
 def test_check_columns_names_the_missing(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from segspark.model.manifest import AxisModel, Manifest
 
-    ax = AxisModel(["a"], ["x__a"], "a", {"a": {"kind": "none"}}, {"a": 0.0}, [0.0], [1.0], [[0.0]], [[0.0]],
-                   ["x/s1"], [1], ["n"], ["i"], [1], {"2": 0.5}, 1, {})  # fmt: skip
+    ax = AxisModel(
+        ["a"],
+        ["x__a"],
+        "a",
+        {"a": {"kind": "none"}},
+        {"a": 0.0},
+        [0.0],
+        [1.0],
+        [[0.0]],
+        [[0.0]],
+        ["x/s1"],
+        [1],
+        ["n"],
+        ["i"],
+        [1],
+        {"2": 0.5},
+        1,
+        {},
+    )
     m = Manifest("m1", "2024-01-01", "src", "fp", {"x": ax}, ["x"], [])
     with pytest.raises(SegsparkError, match=r"missing column\(s\) \['x__a'\]"):
         m.check_columns(["customer_id", "x__b"])

@@ -23,10 +23,15 @@ SETTINGS = NamingSettings(model="claude-test", timeout_s=2.0, max_retries=2)
 def reply(text: str) -> dict[str, Any]:
     """A Messages API response carrying `text`."""
     return {
-        "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-test",
-        "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-test",
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
         "usage": {"input_tokens": 10, "output_tokens": 10},
-    }  # fmt: skip
+    }
 
 
 def names_for(body: dict[str, Any], names: dict[str, str] | None = None) -> str:
@@ -135,8 +140,9 @@ def test_bad_name_falls_back_for_that_segment(
         payload = json.loads(body["messages"][0]["content"])
         if payload["axis"] != "freq":
             return httpx2.Response(200, json=reply(names_for(body)))
-        return httpx2.Response(200, json=reply(names_for(
-            body, {"freq_s0": "freq_group_a", "freq_s1": bad, "freq_s2": "freq_group_c"})))  # fmt: skip
+        return httpx2.Response(
+            200, json=reply(names_for(body, {"freq_s0": "freq_group_a", "freq_s1": bad, "freq_s2": "freq_group_c"}))
+        )
 
     with caplog.at_level(logging.WARNING):
         named, _ = run(respond)

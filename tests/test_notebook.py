@@ -21,11 +21,13 @@ def test_walkthrough_notebook_executes(orii_slice: Path, tmp_path: Path, monkeyp
         "spark.shuffle_partitions=2;spark.master=local[2]",
     )
     notebook = nbformat.read(REPO / "notebooks" / "walkthrough.ipynb", as_version=4)
-    NotebookClient(notebook, timeout=900, kernel_name="python3",
-                   resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()  # fmt: skip
+    NotebookClient(
+        notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(REPO / "notebooks")}}
+    ).execute()
     outputs = {i: cell.get("outputs", []) for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"}
-    text = "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for out in outputs.values()
-                     for o in out)  # fmt: skip
+    text = "\n".join(
+        o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for out in outputs.values() for o in out
+    )
     assert not any(o.get("output_type") == "error" for out in outputs.values() for o in out)
     assert "as of 2011-12-10" in text and "index.html" in text
     assert '"customer_id":' in text and "purchase_frequency" in text

@@ -19,8 +19,14 @@ from tests.conftest import REPO
 
 def test_wheel_carries_the_package_data_and_the_console_script(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    for needed in ("segspark/conf/base.yaml", "segspark/conf/axes.yaml", "segspark/conf/sources/online_retail_ii.yaml",
-                   "segspark/report/report.html.j2", "segspark/py.typed", "segspark/cli.py"):  # fmt: skip
+    for needed in (
+        "segspark/conf/base.yaml",
+        "segspark/conf/axes.yaml",
+        "segspark/conf/sources/online_retail_ii.yaml",
+        "segspark/report/report.html.j2",
+        "segspark/py.typed",
+        "segspark/cli.py",
+    ):
         assert needed in names, needed
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "segspark = segspark.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
@@ -57,8 +63,10 @@ def test_databricks_bundle_tasks_point_at_real_entry_points_and_config_keys() ->
         assert project["scripts"][wheel_task["entry_point"]] == "segspark.cli:main"
         assert [lib["whl"] for lib in task["libraries"]] == ["./dist/*.whl"]
         # Substitute what Databricks fills in at run time, then parse exactly as the console script would.
-        params = [p.replace("${workspace.file_path}/", f"{REPO}/").replace("{{job.start_time.iso_date}}", "2026-11-30")
-                  for p in wheel_task["parameters"]]  # fmt: skip
+        params = [
+            p.replace("${workspace.file_path}/", f"{REPO}/").replace("{{job.start_time.iso_date}}", "2026-11-30")
+            for p in wheel_task["parameters"]
+        ]
         args = parser.parse_args(params)
         assert args.command in COMMANDS
         for path in args.config:

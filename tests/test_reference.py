@@ -40,8 +40,15 @@ def test_memberships_are_a_softmax_of_minus_the_distances() -> None:
     import pandas as pd
 
     table = pd.DataFrame({"a__x": [0.0, 1.0, np.nan], "a__y": [2.0, 0.0, 1.0]})
-    fit = ref.AxisFit(["a__x", "a__y"], [("none", 0.5, 0, 0), ("none", 1.0, 0, 0)], np.zeros(2), np.ones(2),
-                      np.array([[0.0, 0.0], [1.0, 1.0]]), 2, {})  # fmt: skip
+    fit = ref.AxisFit(
+        ["a__x", "a__y"],
+        [("none", 0.5, 0, 0), ("none", 1.0, 0, 0)],
+        np.zeros(2),
+        np.ones(2),
+        np.array([[0.0, 0.0], [1.0, 1.0]]),
+        2,
+        {},
+    )
     m = ref.score(table, {"a": fit})["a"]
     # Customer 3 is imputed to (0.5, 1.0): distances sqrt(1.25) and sqrt(0.25).
     d = np.array([np.sqrt(1.25), np.sqrt(0.25)])

@@ -5,8 +5,12 @@ from __future__ import annotations
 from segspark.schedule.policy import ModelHealth, RefitPolicy, refit_reasons
 
 
-def health(weeks: float, psi: dict[str, float] | None = None, fit: dict[str, float] | None = None,
-           now: dict[str, float] | None = None) -> ModelHealth:  # fmt: skip
+def health(
+    weeks: float,
+    psi: dict[str, float] | None = None,
+    fit: dict[str, float] | None = None,
+    now: dict[str, float] | None = None,
+) -> ModelHealth:
     return ModelHealth("m1", weeks, dict(psi or {}), dict(fit or {}), dict(now or {}))
 
 

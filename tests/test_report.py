@@ -42,13 +42,31 @@ def _data() -> ReportData:
     data = ReportData("r1", "2024-01-01", manifest, customers=40)
     data.archetypes = [{"id": "x", "customers": 25, "label": "segment 0 + segment 0"}]
     alerts = {"STABLE": 20, "RAPID_DRIFT": 10}
-    data.drift = {"baselines": {"2023-12-25": {"customers": 30, "migrated": 4, "alerts": alerts, "churn": {"HIGH": 2},
-                                               "top_moves": [], "offset": 7, "days_elapsed": 8,
-                                               "across_refit": {"from_model": "m-old", "to_model": "m-hand",
-                                                                "customers": 30}}}}  # fmt: skip
+    data.drift = {
+        "baselines": {
+            "2023-12-25": {
+                "customers": 30,
+                "migrated": 4,
+                "alerts": alerts,
+                "churn": {"HIGH": 2},
+                "top_moves": [],
+                "offset": 7,
+                "days_elapsed": 8,
+                "across_refit": {"from_model": "m-old", "to_model": "m-hand", "customers": 30},
+            }
+        }
+    }
     data.flows = [{"baseline": "2023-12-25", "from": "x", "to": "y", "customers": 4, "moves": ["freq: a → b"]}]
-    data.churn = [{"customer_id": "C42", "baseline_date": "2023-12-25", "velocity": 0.02, "alert": "RAPID_DRIFT",
-                   "from_archetype": "x", "to_archetype": "y"}]  # fmt: skip
+    data.churn = [
+        {
+            "customer_id": "C42",
+            "baseline_date": "2023-12-25",
+            "velocity": 0.02,
+            "alert": "RAPID_DRIFT",
+            "from_archetype": "x",
+            "to_archetype": "y",
+        }
+    ]
     data.rejects = [{"kind": "malformed", "reason": "negative_price", "lines": 7}]
     return data
 
@@ -62,8 +80,16 @@ def test_report_shows_every_section_and_embeds_every_figure() -> None:
     assert all(src.startswith("data:image/png;base64,") and len(src) > 2_000 for src in parser.srcs)
     assert parser.scripts == 0
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
-    for text in ("no tickets table", "below min_silhouette", "negative_price", "C42", "freq: a → b", "RAPID_DRIFT",
-                 "7 / 8", "across a refit: m-old → m-hand, 30 customers"):  # fmt: skip
+    for text in (
+        "no tickets table",
+        "below min_silhouette",
+        "negative_price",
+        "C42",
+        "freq: a → b",
+        "RAPID_DRIFT",
+        "7 / 8",
+        "across a refit: m-old → m-hand, 30 customers",
+    ):
         assert text in html, text
     assert re.search(r"<td>freq</td>|href=\"#axis-freq\"", html)
 
@@ -80,17 +106,27 @@ def test_report_shows_a_scheduled_runs_decisions() -> None:
             {"input": "w0.csv", "valid": 0, "rows_read": 0, "already_ingested_by": "r7", "replaced": []},
         ],
         "refit": ["model is 4.0 weeks old (refit_every_weeks=4)"],
-        "health": {"weeks_since_fit": 4.0, "psi": {"freq": 0.031}, "silhouette_now": {"freq": 0.5},
-                   "silhouette_fit": {"freq": 0.6}, "notes": []},
+        "health": {
+            "weeks_since_fit": 4.0,
+            "psi": {"freq": 0.031},
+            "silhouette_now": {"freq": 0.5},
+            "silhouette_fit": {"freq": 0.6},
+            "notes": [],
+        },
         "baselines": [
             {"offset": 7, "target": "2023-12-25", "used": "2023-12-25", "days": 7, "reason": ""},
             {"offset": 60, "target": "2023-11-02", "used": "2023-11-08", "days": 54, "reason": ""},
-            {"offset": 180, "target": "2023-07-05", "used": None, "days": None,
-             "reason": "2023-07-05 is not after the source's first order (2023-08-01): no customer existed yet"},
+            {
+                "offset": 180,
+                "target": "2023-07-05",
+                "used": None,
+                "days": None,
+                "reason": "2023-07-05 is not after the source's first order (2023-08-01): no customer existed yet",
+            },
         ],
         "computed": ["2023-11-08"],
         "drift_skipped": "",
-    }  # fmt: skip
+    }
     html = render(data, min_silhouette=0.3)
     for text in (
         "Scheduled run of 2024-01-01",
@@ -134,8 +170,12 @@ def test_report_is_written_atomically_under_reports(tmp_path: Path) -> None:
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     path = Path(write_report(str(tmp_path), "r1", render(_data(), min_silhouette=0.3)))
     shot = tmp_path / "shot.png"
-    out = subprocess.run([sys.executable, str(REPO / "scripts" / "check_report.py"), str(path), "--screenshot",
-                          str(shot)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "check_report.py"), str(path), "--screenshot", str(shot)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert "10 images, all shown: True" in out.stdout
     assert shot.stat().st_size > 50_000
@@ -145,8 +185,12 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
 def test_browser_check_fails_on_a_broken_image(tmp_path: Path) -> None:
     page = tmp_path / "index.html"
     page.write_text('<html><body><img alt="gone" src="missing.png"><script>nosuch()</script></body></html>')
-    out = subprocess.run([sys.executable, str(REPO / "scripts" / "check_report.py"), str(page)],
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "check_report.py"), str(page)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 1
     assert "image not shown: gone" in out.stderr and "page error" in out.stderr
     assert "not self-contained: missing.png" in out.stderr

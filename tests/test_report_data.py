@@ -29,24 +29,50 @@ def _profile(cid: str, version: str, key: str) -> tuple[Any, ...]:
 def _drift(cid: str, base: str, alert: str, risk: str, velocity: float | None, moves: list[tuple[str, str]]) -> tuple:
     days = 7 if base == WEEK_AGO else 14
     changed = [("freq", a, b) for a, b in moves]
-    return (cid, base, days, days, alert, risk, bool(moves), {"freq": velocity}, {"freq": alert},
-            "id:x", "id:y", changed)  # fmt: skip
+    return (
+        cid,
+        base,
+        days,
+        days,
+        alert,
+        risk,
+        bool(moves),
+        {"freq": velocity},
+        {"freq": alert},
+        "id:x",
+        "id:y",
+        changed,
+    )
 
 
 def test_gather_counts_what_the_tables_hold(spark: SparkSession, warehouse: str) -> None:
     manifest = hand_manifest()
-    manifest.archetypes = [{"archetype_id": f"id:{k}", "key": k, "segments": {}, "count": 1}
-                           for k in ("freq_s0|value_s0", "freq_s1|value_s1")]  # fmt: skip
+    manifest.archetypes = [
+        {"archetype_id": f"id:{k}", "key": k, "segments": {}, "count": 1}
+        for k in ("freq_s0|value_s0", "freq_s1|value_s1")
+    ]
     save_manifest(warehouse, manifest)
     # Today: archetype freq_s0|value_s0 x3, freq_s1|value_s1 x2, freq_s2|value_s0 x1 (not in the manifest).
     keys = ["freq_s0|value_s0"] * 3 + ["freq_s1|value_s1"] * 2 + ["freq_s2|value_s0"]
     today = [_profile(f"C{i}", manifest.model_version, k) for i, k in enumerate(keys)]
-    write_partition(spark.createDataFrame(today, PROFILE_SCHEMA), root=warehouse, table="customer_profiles",
-                    key="snapshot_date", value=DAY, run_id="r")  # fmt: skip
+    write_partition(
+        spark.createDataFrame(today, PROFILE_SCHEMA),
+        root=warehouse,
+        table="customer_profiles",
+        key="snapshot_date",
+        value=DAY,
+        run_id="r",
+    )
     for base, version in ((WEEK_AGO, manifest.model_version), (TWO_WEEKS_AGO, "m-old")):
         rows = [_profile(f"C{i}", version, "freq_s0|value_s0") for i in range(6)]
-        write_partition(spark.createDataFrame(rows, PROFILE_SCHEMA), root=warehouse, table="customer_profiles",
-                        key="snapshot_date", value=base, run_id="r")  # fmt: skip
+        write_partition(
+            spark.createDataFrame(rows, PROFILE_SCHEMA),
+            root=warehouse,
+            table="customer_profiles",
+            key="snapshot_date",
+            value=base,
+            run_id="r",
+        )
     s0, s1, s2 = "freq_s0", "freq_s1", "freq_s2"
     drift = [
         _drift("C0", WEEK_AGO, "STABLE", "LOW", 0.0, []),
@@ -56,24 +82,32 @@ def test_gather_counts_what_the_tables_hold(spark: SparkSession, warehouse: str)
         _drift("C4", WEEK_AGO, "MODERATE_DRIFT", "MEDIUM", 0.01, [(s1, s0)]),
         _drift("C5", TWO_WEEKS_AGO, "RAPID_DRIFT", "HIGH", 0.09, [(s0, s1)]),  # older baseline: not listed
     ]
-    write_partition(spark.createDataFrame(drift, DRIFT), root=warehouse, table="drift", key="snapshot_date",
-                    value=DAY, run_id="r")  # fmt: skip
+    write_partition(
+        spark.createDataFrame(drift, DRIFT), root=warehouse, table="drift", key="snapshot_date", value=DAY, run_id="r"
+    )
     population = [
         (WEEK_AGO, 7, "archetype_flow", None, "id:freq_s0|value_s0", "id:freq_s1|value_s1", 2, None),
         (WEEK_AGO, 7, "archetype_flow", None, "id:freq_s0|value_s0", "id:freq_s2|value_s0", 1, None),
         (TWO_WEEKS_AGO, 14, "archetype_flow", None, "id:freq_s0|value_s0", "id:freq_s1|value_s1", 5, None),
         (WEEK_AGO, 7, "psi", "freq", None, None, None, 0.1),
     ]
-    write_partition(spark.createDataFrame(population, POPULATION), root=warehouse, table="drift_population",
-                    key="snapshot_date", value=DAY, run_id="r")  # fmt: skip
+    write_partition(
+        spark.createDataFrame(population, POPULATION),
+        root=warehouse,
+        table="drift_population",
+        key="snapshot_date",
+        value=DAY,
+        run_id="r",
+    )
     rejects = spark.createDataFrame(
         [("malformed", "negative_price")] * 3 + [("malformed", "missing_customer")] + [("out_of_scope", "return")] * 2,
         "kind string, reason string",
     )
     write_partition(rejects, root=warehouse, table="rejects", key="source", value=manifest.source, run_id="r")
 
-    data = gather(spark, root=warehouse, as_of=DAY, manifest=manifest, run_id="r", frequency_axis="freq",
-                  baselines=[7, 14, 28])  # fmt: skip
+    data = gather(
+        spark, root=warehouse, as_of=DAY, manifest=manifest, run_id="r", frequency_axis="freq", baselines=[7, 14, 28]
+    )
 
     assert data.customers == 6
     assert [(a["id"], a["customers"], a["label"]) for a in data.archetypes] == [

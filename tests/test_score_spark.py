@@ -117,13 +117,20 @@ def test_unseen_archetype_same_id_across_runs(spark: SparkSession) -> None:
     # The id is the key's, not the process's: the scoring workers (Python) give what Spark SQL's own SHA-256
     # expression (the registry's) gives, and what a fresh interpreter with another hash seed gives.
     df = score_profiles(features(spark), model, known(spark, []))
-    by_sql = {r.customer_id: r.sql_id for r in df.select("customer_id", archetype_id_column(F.col("archetype_key"))
-                                                          .alias("sql_id")).collect()}  # fmt: skip
+    by_sql = {
+        r.customer_id: r.sql_id
+        for r in df.select("customer_id", archetype_id_column(F.col("archetype_key")).alias("sql_id")).collect()
+    }
     assert by_sql == {c: i for c, (i, _) in first.items()}
     keys = [r.archetype_key for r in df.orderBy("customer_id").collect()]
     code = "import sys; from segspark.model.identity import archetype_id; print(*map(archetype_id, sys.argv[1:]))"
-    other = subprocess.run([sys.executable, "-c", code, *keys], env={**os.environ, "PYTHONHASHSEED": "12345"},
-                           capture_output=True, text=True, check=True)  # fmt: skip
+    other = subprocess.run(
+        [sys.executable, "-c", code, *keys],
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert other.stdout.split() == [first[c][0] for c in sorted(first)]
 
 

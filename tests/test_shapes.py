@@ -125,12 +125,15 @@ def test_one_customer_with_a_hundred_times_the_spend_owns_no_segment(spark: Spar
     ran = shape_run("whale")
     smallest, floor = _min_segment(ran.model)
     assert smallest >= floor
-    profiles = read_partitions(spark, root=ran.root, table="customer_profiles", key="snapshot_date",
-                               values=[ran.summary["as_of"]])  # fmt: skip
+    profiles = read_partitions(
+        spark, root=ran.root, table="customer_profiles", key="snapshot_date", values=[ran.summary["as_of"]]
+    )
     value = ran.model.axes["purchase_value"]
-    whale_segment = profiles.filter(F.col("customer_id") == "K00001").select(
-        F.col("dominant_segments")["purchase_value"].alias("s")
-    ).first()
+    whale_segment = (
+        profiles.filter(F.col("customer_id") == "K00001")
+        .select(F.col("dominant_segments")["purchase_value"].alias("s"))
+        .first()
+    )
     assert whale_segment is not None
     assert value.sizes[value.segment_ids.index(whale_segment["s"])] >= floor
 
@@ -165,9 +168,18 @@ def planted(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> It
     axes_file = tmp / "axes.yaml"
     axes_file.write_text(yaml.safe_dump(axes, sort_keys=False))
     # History and drift are the other shapes' business: one backfill date keeps this run short.
-    ran = _run(path, str(tmp / "wh"), "--set", "ingest.max_order_ts=2030-01-01",
-               "--set", f"features.axes_file={axes_file}", "--set", "history.backfill_offsets=[7]",
-               "--set", "drift.baselines=[7]")  # fmt: skip
+    ran = _run(
+        path,
+        str(tmp / "wh"),
+        "--set",
+        "ingest.max_order_ts=2030-01-01",
+        "--set",
+        f"features.axes_file={axes_file}",
+        "--set",
+        "history.backfill_offsets=[7]",
+        "--set",
+        "drift.baselines=[7]",
+    )
     yield ran, spark.read.parquet(str(tmp / "gen" / "truth"))
 
 
@@ -182,8 +194,9 @@ def test_generated_tickets_are_ingested_and_fit_support_history(planted: tuple[R
 
 def test_planted_groups_are_recovered_per_axis(spark: SparkSession, planted: tuple[Ran, DataFrame]) -> None:
     ran, truth = planted
-    profiles = read_partitions(spark, root=ran.root, table="customer_profiles", key="snapshot_date",
-                               values=[ran.summary["as_of"]])  # fmt: skip
+    profiles = read_partitions(
+        spark, root=ran.root, table="customer_profiles", key="snapshot_date", values=[ran.summary["as_of"]]
+    )
     # 600 customers: small enough to compare on the driver.
     rows = profiles.join(truth, "customer_id").select("group", "dominant_segments").toPandas()
     scores = {}
@@ -204,7 +217,8 @@ def test_planted_archetype_registry_is_the_models_table(spark: SparkSession, pla
     registry = spark.read.parquet(str(Path(ran.summary["steps"]["fit"]["model"]) / REGISTRY))
     assert registry.count() == ran.model.archetype_count > 0
     assert registry.agg(F.sum("customers")).first()[0] == ran.summary["steps"]["features"]["rows"]
-    profiles = read_partitions(spark, root=ran.root, table="customer_profiles", key="snapshot_date",
-                               values=[ran.summary["as_of"]])  # fmt: skip
+    profiles = read_partitions(
+        spark, root=ran.root, table="customer_profiles", key="snapshot_date", values=[ran.summary["as_of"]]
+    )
     assert profiles.filter(F.col("archetype_is_new")).count() == 0
     assert profiles.select("archetype_key").distinct().count() == ran.model.archetype_count

@@ -67,15 +67,20 @@ def test_delta_partition_roundtrip(spark: SparkSession, warehouse: str) -> None:
         pytest.skip(f"Delta Lake is not on this machine's classpath: {DELTA_HELP}")
     use_format(spark, "delta")
     try:
-        write_partition(spark.range(3), root=warehouse, table="drift", key="snapshot_date", value="2024-01-01",
-                        run_id="r1")  # fmt: skip
-        write_partition(spark.range(5), root=warehouse, table="drift", key="snapshot_date", value="2024-01-08",
-                        run_id="r1")  # fmt: skip
-        write_partition(spark.range(2), root=warehouse, table="drift", key="snapshot_date", value="2024-01-01",
-                        run_id="r2")  # fmt: skip
+        write_partition(
+            spark.range(3), root=warehouse, table="drift", key="snapshot_date", value="2024-01-01", run_id="r1"
+        )
+        write_partition(
+            spark.range(5), root=warehouse, table="drift", key="snapshot_date", value="2024-01-08", run_id="r1"
+        )
+        write_partition(
+            spark.range(2), root=warehouse, table="drift", key="snapshot_date", value="2024-01-01", run_id="r2"
+        )
         df = read_partitions(spark, root=warehouse, table="drift", key="snapshot_date")
         assert {r.snapshot_date: r["count"] for r in df.groupBy("snapshot_date").count().collect()} == {
-            "2024-01-01": 2, "2024-01-08": 5}  # fmt: skip
+            "2024-01-01": 2,
+            "2024-01-08": 5,
+        }
     finally:
         use_format(spark, "parquet")
 
@@ -107,8 +112,14 @@ def test_the_commits_directory_comes_before_the_data(spark: SparkSession, wareho
         yield
 
     with pytest.raises(Exception, match="killed mid-write"):
-        write_partition(spark.range(3).mapInPandas(fail, "id long"), root=warehouse, table="drift",
-                        key="snapshot_date", value="2024-01-01", run_id="r1")  # fmt: skip
+        write_partition(
+            spark.range(3).mapInPandas(fail, "id long"),
+            root=warehouse,
+            table="drift",
+            key="snapshot_date",
+            value="2024-01-01",
+            run_id="r1",
+        )
     assert (Path(warehouse) / "drift" / "_commits").is_dir()
     check_table_dir(warehouse, "drift")
     write_partition(spark.range(3), root=warehouse, table="drift", key="snapshot_date", value="2024-01-01", run_id="r2")
@@ -121,8 +132,9 @@ def test_partitions_of_the_old_layout_are_opened(spark: SparkSession, warehouse:
     from segspark.tables import OPEN, _write_runs, open_old_partitions
 
     def old_write(df: DataFrame, value: str, run_id: str, keep: tuple[Part, ...] = ()) -> Commit:
-        return _write_runs(df, root=warehouse, table="orders", key="source", value=value, run_id=run_id,
-                           keep=keep, info=None)  # fmt: skip
+        return _write_runs(
+            df, root=warehouse, table="orders", key="source", value=value, run_id=run_id, keep=keep, info=None
+        )
 
     first = old_write(spark.range(3).withColumn("f", F.lit("jan")), "shop", "r1")
     old_write(spark.range(4).withColumn("f", F.lit("feb")), "shop", "r2", keep=first.parts)  # an append
@@ -135,13 +147,16 @@ def test_partitions_of_the_old_layout_are_opened(spark: SparkSession, warehouse:
     assert open_old_partitions(warehouse) == ["orders/source=other", "orders/source=shop"]
     commits = committed(None, root=warehouse, table="orders", key="source")
     assert {v: (c.row_count, c.layout, len(c.parts)) for v, c in commits.items()} == {
-        "shop": (7, OPEN, 2), "other": (2, OPEN, 1)
-    }  # fmt: skip
+        "shop": (7, OPEN, 2),
+        "other": (2, OPEN, 1),
+    }
     frame = pd.read_parquet(Path(warehouse, "orders"))
     assert sorted(frame.columns) == ["f", "id", "source"]
     assert frame.groupby(["source", "f"], observed=True).size().to_dict() == {
-        ("other", "x"): 2, ("shop", "feb"): 4, ("shop", "jan"): 3
-    }  # fmt: skip
+        ("other", "x"): 2,
+        ("shop", "feb"): 4,
+        ("shop", "jan"): 3,
+    }
     assert not list(Path(warehouse, "orders").rglob("run_id=*")) and not list(Path(warehouse, "_staging").iterdir())
     got = read_partitions(spark, root=warehouse, table="orders", key="source", values=["shop"])
     assert got.count() == 7

@@ -28,9 +28,14 @@ from tests.fake_claude import fake_claude
 def test_shop_export_ingests(spark: SparkSession, warehouse: str) -> None:
     mapping = load_mapping(str(FIXTURES / "shop_export.yaml"))
     report = validate(
-        spark, mapping, root=warehouse, run_id="r", max_malformed_fraction=0.01,
-        path=str(FIXTURES / "shop_export.csv"), max_order_ts=datetime(2030, 1, 1),
-    )  # fmt: skip
+        spark,
+        mapping,
+        root=warehouse,
+        run_id="r",
+        max_malformed_fraction=0.01,
+        path=str(FIXTURES / "shop_export.csv"),
+        max_order_ts=datetime(2030, 1, 1),
+    )
     assert (report.rows_read, report.valid, report.customers, report.return_lines) == (8, 8, 3, 1)
     orders = read_partitions(spark, root=warehouse, table="orders", key="source")
     line = orders.filter((F.col("order_id") == "T100") & (F.col("product_id") == "A-2")).first()
@@ -67,9 +72,17 @@ def test_shop_export_is_segmented_by_segspark_run(spark: SparkSession, shop_run:
         assert sum(axis.sizes) == 3
     summary = json.loads(next((root / "runs").glob("*/summary.json")).read_text())
     assert list(summary["steps"]) == [
-        "validate", "features", "fit", "score", "features@2023-05-01", "score@2023-05-01", "backfill", "drift",
-        "state", "report",
-    ]  # fmt: skip
+        "validate",
+        "features",
+        "fit",
+        "score",
+        "features@2023-05-01",
+        "score@2023-05-01",
+        "backfill",
+        "drift",
+        "state",
+        "report",
+    ]
     report = Path(summary["steps"]["report"]["path"])
     assert report == root / "reports" / summary["run_id"] / "index.html"
     html = report.read_text()
@@ -127,12 +140,21 @@ def _copy(shop_run: Path, tmp_path: Path) -> Path:
 def _good_reply(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     payload = json.loads(body["messages"][0]["content"])
     axis = payload["axis"].split("_")[0]
-    segments = [{"id": s["id"], "name": f"{axis}_group_{i}", "interpretation": f"Group {i} of {axis}."}
-                for i, s in enumerate(payload["segments"])]  # fmt: skip
+    segments = [
+        {"id": s["id"], "name": f"{axis}_group_{i}", "interpretation": f"Group {i} of {axis}."}
+        for i, s in enumerate(payload["segments"])
+    ]
     text = json.dumps({"segments": segments})
-    return 200, {"id": "m", "type": "message", "role": "assistant", "model": "x", "stop_reason": "end_turn",
-                 "stop_sequence": None, "content": [{"type": "text", "text": text}],
-                 "usage": {"input_tokens": 1, "output_tokens": 1}}  # fmt: skip
+    return 200, {
+        "id": "m",
+        "type": "message",
+        "role": "assistant",
+        "model": "x",
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "content": [{"type": "text", "text": text}],
+        "usage": {"input_tokens": 1, "output_tokens": 1},
+    }
 
 
 def test_naming_sends_no_customer_or_product_text(
@@ -166,15 +188,42 @@ def test_canary_key_is_never_written(shop_run: Path, tmp_path: Path) -> None:
         f"spark:\n  extra:\n    spark.eventLog.enabled: 'true'\n    spark.eventLog.dir: 'file://{events}'\n"
     )
     with fake_claude(lambda body: (500, {"type": "error", "error": {"type": "api_error", "message": "boom"}})) as fake:
-        env = {**os.environ, "ANTHROPIC_API_KEY": canary, "ANTHROPIC_BASE_URL": fake.url,
-               "PYSPARK_PYTHON": sys.executable}  # fmt: skip
+        env = {
+            **os.environ,
+            "ANTHROPIC_API_KEY": canary,
+            "ANTHROPIC_BASE_URL": fake.url,
+            "PYSPARK_PYTHON": sys.executable,
+        }
         done = subprocess.run(
-            [sys.executable, "-m", "segspark.cli", "fit", "-v", "--as-of", "2023-06-01",
-             "--source", str(FIXTURES / "shop_export.yaml"), "--config", str(overlay),
-             "--set", f"warehouse.root={root}", "--set", "fit.k_max=2", "--set", "fit.save_mllib=false",
-             "--set", "naming.max_retries=1", "--set", "fit.min_segment_customers=1"],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "segspark.cli",
+                "fit",
+                "-v",
+                "--as-of",
+                "2023-06-01",
+                "--source",
+                str(FIXTURES / "shop_export.yaml"),
+                "--config",
+                str(overlay),
+                "--set",
+                f"warehouse.root={root}",
+                "--set",
+                "fit.k_max=2",
+                "--set",
+                "fit.save_mllib=false",
+                "--set",
+                "naming.max_retries=1",
+                "--set",
+                "fit.min_segment_customers=1",
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     assert done.returncode == 0, done.stderr[-3000:]
     # A fit of its own reads the features step's reasons from the snapshot's commit.
     (fitted,) = [line.removeprefix("model: ") for line in done.stdout.splitlines() if line.startswith("model: ")]
@@ -194,8 +243,10 @@ def test_lookalikes_command(shop_run: Path, tmp_path: Path, capsys: pytest.Captu
     seeds.write_text("customer_id\nK-001\nnobody\n")
     csv = tmp_path / "audience_csv"
     common = ["--set", f"warehouse.root={shop_run}"]
-    assert main(["lookalikes", "--seeds", str(seeds), "--k", "5", "--as-of", "2023-06-01", "--csv", str(csv),
-                 *common]) == 0  # fmt: skip
+    assert (
+        main(["lookalikes", "--seeds", str(seeds), "--k", "5", "--as-of", "2023-06-01", "--csv", str(csv), *common])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "skipped 1 seed(s) without a profile: nobody" in out
     # Three customers: K-001's neighbours are the two others, best first.
@@ -217,11 +268,19 @@ def test_a_failed_step_is_named_with_what_was_committed(
     root = tmp_path / "wh"
     code = main(
         [
-            "run", "--source", str(FIXTURES / "shop_export.yaml"), "--as-of", "2023-06-01",
-            "--set", f"warehouse.root={root}", "--set", "ingest.max_order_ts=2030-01-01",
-            "--set", f"features.axes_file={tmp_path / 'no_such_axes.yaml'}",
+            "run",
+            "--source",
+            str(FIXTURES / "shop_export.yaml"),
+            "--as-of",
+            "2023-06-01",
+            "--set",
+            f"warehouse.root={root}",
+            "--set",
+            "ingest.max_order_ts=2030-01-01",
+            "--set",
+            f"features.axes_file={tmp_path / 'no_such_axes.yaml'}",
         ]
-    )  # fmt: skip
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert "step features failed" in err and "no_such_axes.yaml" in err
@@ -239,11 +298,30 @@ def test_features_and_scoring_run_on_spark_connect(spark: SparkSession, shop_run
     model = next((root / "models").glob("*/manifest.json")).parent
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
     done = subprocess.run(
-        [sys.executable, "-m", "segspark.cli", "score", "--as-of", "2023-05-01",
-         "--source", str(FIXTURES / "shop_export.yaml"), "--model", str(model),
-         "--set", f"warehouse.root={root}", "--set", "spark.remote=local[2]", "--set", "spark.shuffle_partitions=2"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "segspark.cli",
+            "score",
+            "--as-of",
+            "2023-05-01",
+            "--source",
+            str(FIXTURES / "shop_export.yaml"),
+            "--model",
+            str(model),
+            "--set",
+            f"warehouse.root={root}",
+            "--set",
+            "spark.remote=local[2]",
+            "--set",
+            "spark.shuffle_partitions=2",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "over Spark Connect (local[2])" in done.stderr
     for table, order in (("features", "customer_id"), ("customer_profiles", "customer_id")):

@@ -58,9 +58,12 @@ def bundle_weekly_command(config_file: Path, day: date) -> list[str]:
     """The weekly task's parameters exactly as databricks.yml defines them, with this test's config file."""
     bundle = yaml.safe_load((REPO / "databricks.yml").read_text())
     (task,) = bundle["resources"]["jobs"]["segspark_weekly"]["tasks"]
-    return [p.replace("${workspace.file_path}/conf/databricks.yaml", str(config_file))
-            .replace("{{job.start_time.iso_date}}", day.isoformat())
-            for p in task["python_wheel_task"]["parameters"]]  # fmt: skip
+    return [
+        p.replace("${workspace.file_path}/conf/databricks.yaml", str(config_file)).replace(
+            "{{job.start_time.iso_date}}", day.isoformat()
+        )
+        for p in task["python_wheel_task"]["parameters"]
+    ]
 
 
 def newest_summary(root: str) -> dict[str, Any]:
@@ -79,10 +82,14 @@ def replay(spark: SparkSession, orii_slice: Path, tmp_path_factory: pytest.TempP
     root = str(tmp / "wh")
     # conf/local.yaml plus this test's settings, in the one file the bundle's task passes with --config.
     settings = yaml.safe_load((REPO / "conf" / "local.yaml").read_text())
-    settings.update({
-        "warehouse": {"root": root}, "features": {"axes_file": _axes_file(tmp)}, "fit": {"k_max": 3},
-        "schedule": {"inbox": str(inbox), "refit_every_weeks": 3, "refit_psi": 0.0, "refit_silhouette_drop": 0.0},
-    })  # fmt: skip
+    settings.update(
+        {
+            "warehouse": {"root": root},
+            "features": {"axes_file": _axes_file(tmp)},
+            "fit": {"k_max": 3},
+            "schedule": {"inbox": str(inbox), "refit_every_weeks": 3, "refit_psi": 0.0, "refit_silhouette_drop": 0.0},
+        }
+    )
     config_file = tmp / "scheduled.yaml"
     config_file.write_text(yaml.safe_dump(settings))
     config = load_config([config_file])
@@ -90,8 +97,9 @@ def replay(spark: SparkSession, orii_slice: Path, tmp_path_factory: pytest.TempP
     assert first.model is not None
     weeks: dict[date, dict[str, Any]] = {}
     for day in WEEKS:
-        week = lines[(lines["InvoiceDate"] >= pd.Timestamp(day - timedelta(days=7)))
-                     & (lines["InvoiceDate"] < pd.Timestamp(day))]  # fmt: skip
+        week = lines[
+            (lines["InvoiceDate"] >= pd.Timestamp(day - timedelta(days=7))) & (lines["InvoiceDate"] < pd.Timestamp(day))
+        ]
         # The inbox keeps every earlier delivery: the ledger must ingest each file once.
         week.to_parquet(inbox / f"orders_{day}.parquet", index=False)
         assert main(bundle_weekly_command(config_file, day)) == 0
@@ -202,8 +210,9 @@ def test_rerunning_a_week_changes_nothing(spark: SparkSession, replay: Replay) -
     config_file = Path(replay.config.origins[-1])
     assert main(bundle_weekly_command(config_file, day)) == 0
     assert newest_summary(replay.root)["weeks"][day.isoformat()]["complete_already"]
-    assert {t: committed(spark, root=replay.root, table=t, key="snapshot_date")[day.isoformat()]
-            for t in tables} == markers  # fmt: skip
+    assert {
+        t: committed(spark, root=replay.root, table=t, key="snapshot_date")[day.isoformat()] for t in tables
+    } == markers
     forced = run_week(make_context(replay.config), day, force=True)
     assert not forced.refit_reasons and forced.baselines_computed == []
     for t in tables:

@@ -16,38 +16,55 @@ from segspark.exc import ConfigError
 # time_of_day: the timestamps carry a time of day (not a date-only export, where every line sits at midnight).
 # satisfaction, escalation: the tickets carry those columns.
 INPUTS = (
-    "orders", "category", "discount", "returns", "product", "channel", "tickets", "time_of_day", "satisfaction",
+    "orders",
+    "category",
+    "discount",
+    "returns",
+    "product",
+    "channel",
+    "tickets",
+    "time_of_day",
+    "satisfaction",
     "escalation",
-)  # fmt: skip
+)
 TRANSFORMS = ("none", "log1p", "signed_log1p", "clip")
 
 # Every feature segspark can compute, in SPEC order, with the inputs it needs
 # beyond the axis's own. Blocks are the modules that compute them together.
 KNOWN: dict[str, dict[str, tuple[str, ...]]] = {
     "purchase_frequency": {
-        "orders_per_month": (), "avg_days_between_orders": (), "recent_orders_90d": (), "purchase_consistency": (),
+        "orders_per_month": (),
+        "avg_days_between_orders": (),
+        "recent_orders_90d": (),
+        "purchase_consistency": (),
     },
     "purchase_value": {"avg_order_value": (), "lifetime_value": (), "value_trend": ()},
     "category_exploration": {"unique_categories": (), "category_switches": (), "new_category_rate": ()},
     "price_sensitivity": {"discount_usage_rate": (), "avg_discount_pct": (), "full_price_ratio": ()},
     "purchase_cadence": {
-        "weekend_ratio": (), "time_of_day_consistency": ("time_of_day",), "seasonal_concentration": (),
+        "weekend_ratio": (),
+        "time_of_day_consistency": ("time_of_day",),
+        "seasonal_concentration": (),
     },
     "customer_maturity": {"tenure_months": (), "days_since_last_order": (), "expansion_rate": ("product",)},
     "repurchase_behavior": {"repeat_purchase_rate": (), "same_product_rate": (), "loyalty_index": ()},
     "return_behavior": {"return_rate": (), "return_value_ratio": ()},
     "communication_preference": {
-        "primary_channel_share": (), "channel_diversity": (),
-        "contact_hour_sin": ("time_of_day",), "contact_hour_cos": ("time_of_day",),
+        "primary_channel_share": (),
+        "channel_diversity": (),
+        "contact_hour_sin": ("time_of_day",),
+        "contact_hour_cos": ("time_of_day",),
     },
     "problem_complexity": {"refund_rate": (), "return_frequency": (), "discount_dependency": ("discount",)},
     "loyalty_trajectory": {"order_frequency_trend": (), "recency_ratio": (), "acceleration": ()},
     "product_knowledge": {"product_concentration": (), "repeat_product_rate": (), "expertise_level": ()},
     "value_sophistication": {"price_point_comfort": (), "discount_hunt_score": (), "luxury_rate": ()},
     "support_history": {
-        "tickets_per_order": (), "satisfaction_avg": ("satisfaction",), "escalation_rate": ("escalation",),
+        "tickets_per_order": (),
+        "satisfaction_avg": ("satisfaction",),
+        "escalation_rate": ("escalation",),
     },
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)

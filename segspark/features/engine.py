@@ -153,8 +153,9 @@ def compute_features(
     execution can change the order rows reach the sum; compare with a
     tolerance, never bit for bit.
     """
-    features, plan, _ = _features(orders_table, axes, as_of=as_of, zone=zone, date_only=date_only,
-                                  tickets_table=tickets_table, persist=False)  # fmt: skip
+    features, plan, _ = _features(
+        orders_table, axes, as_of=as_of, zone=zone, date_only=date_only, tickets_table=tickets_table, persist=False
+    )
     return features, plan
 
 
@@ -176,8 +177,9 @@ def cached_features(
     II (7.3 against 8.1 s). The lines themselves stay uncached: caching them cost
     more than re-reading the columnar Parquet (docs/benchmarks.md).
     """
-    features, plan, held = _features(orders_table, axes, as_of=as_of, zone=zone, date_only=date_only,
-                                     tickets_table=tickets_table, persist=True)  # fmt: skip
+    features, plan, held = _features(
+        orders_table, axes, as_of=as_of, zone=zone, date_only=date_only, tickets_table=tickets_table, persist=True
+    )
     try:
         yield features, plan
     finally:
@@ -225,9 +227,18 @@ def _features(
 
 
 _LINE_COLUMNS = (
-    "customer_id", "order_id", "order_ts", "quantity", "unit_price", "line_amount",
-    "discount_amount", "product_id", "category", "channel", "is_return",
-)  # fmt: skip
+    "customer_id",
+    "order_id",
+    "order_ts",
+    "quantity",
+    "unit_price",
+    "line_amount",
+    "discount_amount",
+    "product_id",
+    "category",
+    "channel",
+    "is_return",
+)
 
 
 def default_as_of(orders_table: DataFrame) -> date:

@@ -48,7 +48,13 @@ def product_features(basis: Basis) -> DataFrame:
         lines.join(median_price, "product_id", how="left")
         .repartition(W.CUSTOMER)
         .select(
-            "customer_id", "order_id", "n", "idx", "line_amount", "unit_price", "median_price",
+            "customer_id",
+            "order_id",
+            "n",
+            "idx",
+            "line_amount",
+            "unit_price",
+            "median_price",
             F.sum("line_amount").over(whole_pair).alias("p_spend"),
             F.min("idx").over(whole_pair).alias("first_idx"),
             F.max("idx").over(whole_pair).alias("last_idx"),
@@ -56,7 +62,7 @@ def product_features(basis: Basis) -> DataFrame:
             F.max(~later_half).over(whole_pair).alias("in_earlier"),
             (F.row_number().over(pair) == 1).alias("first_line"),
         )
-    )  # fmt: skip
+    )
     # A product's median exists when one of its lines has a price (canonical lines always do); the
     # per-order rates, like the discount-hunt score, only count lines that can be compared with it.
     priced = F.col("median_price").isNotNull()
@@ -76,8 +82,15 @@ def product_features(basis: Basis) -> DataFrame:
         F.count_if(once & F.col("in_earlier")).alias("earlier_products"),
     )
     sums = (
-        "k", "repeat_lines", "p_squares", "total", "products", "repeat_products", "later_products", "earlier_products",
-    )  # fmt: skip
+        "k",
+        "repeat_lines",
+        "p_squares",
+        "total",
+        "products",
+        "repeat_products",
+        "later_products",
+        "earlier_products",
+    )
     per_customer = (
         per_order.groupBy("customer_id")
         .agg(

@@ -36,7 +36,12 @@ def run_features(
     ) as (features, plan):
         # The plan's reasons travel with the snapshot, so a later `segspark fit` on it can say why.
         commit = write_partition(
-            features, root=root, table="features", key="snapshot_date", value=day.isoformat(), run_id=run_id,
+            features,
+            root=root,
+            table="features",
+            key="snapshot_date",
+            value=day.isoformat(),
+            run_id=run_id,
             info={"skipped_axes": plan.skipped, "dropped_features": plan.dropped},
-        )  # fmt: skip
+        )
     return FeatureResult(as_of=day, plan=plan, customers=commit.row_count)

@@ -166,8 +166,9 @@ def customer_drift(
     rules: DriftRules,
 ) -> DataFrame:
     """One row per customer present on both snapshots: velocity, alerts, migration and churn risk."""
-    return baselines_drift(current, tag_baseline(base, baseline_date, days), segments=segments,
-                           archetype_axes=archetype_axes, rules=rules)  # fmt: skip
+    return baselines_drift(
+        current, tag_baseline(base, baseline_date, days), segments=segments, archetype_axes=archetype_axes, rules=rules
+    )
 
 
 def baselines_drift(

@@ -65,9 +65,11 @@ def transitions(current: DataFrame, bases: DataFrame, axes: Sequence[str]) -> Da
         how="inner",
     )
     moves = F.array(
-        *[F.struct(F.lit(a).alias("axis"), F.col("b")[a].alias("from_segment"), F.col("c")[a].alias("to_segment"))
-          for a in axes]
-    )  # fmt: skip
+        *[
+            F.struct(F.lit(a).alias("axis"), F.col("b")[a].alias("from_segment"), F.col("c")[a].alias("to_segment"))
+            for a in axes
+        ]
+    )
     return (
         joined.select("baseline_date", "days_elapsed", F.explode(moves).alias("m"))
         .select("baseline_date", "days_elapsed", "m.*")
@@ -145,14 +147,23 @@ def flows_by_baseline(drift: DataFrame, top: int) -> DataFrame:
     ranked = Window.partitionBy("baseline_date").orderBy(F.desc("customers"), "from_segment", "to_segment")
     return (
         drift.filter(F.col("migrated"))
-        .groupBy("baseline_date", "days_elapsed", F.col("from_archetype").alias("from_segment"),
-                 F.col("to_archetype").alias("to_segment"))
+        .groupBy(
+            "baseline_date",
+            "days_elapsed",
+            F.col("from_archetype").alias("from_segment"),
+            F.col("to_archetype").alias("to_segment"),
+        )
         .agg(F.count(F.lit(1)).alias("customers"))
         .withColumn("rank", F.row_number().over(ranked))
         .filter(F.col("rank") <= top)
         .select(
-            "baseline_date", F.col("days_elapsed").cast("int").alias("days_elapsed"),
-            F.lit("archetype_flow").alias("kind"), F.lit(None).cast("string").alias("axis"),
-            "from_segment", "to_segment", "customers", F.lit(None).cast("double").alias("value"),
+            "baseline_date",
+            F.col("days_elapsed").cast("int").alias("days_elapsed"),
+            F.lit("archetype_flow").alias("kind"),
+            F.lit(None).cast("string").alias("axis"),
+            "from_segment",
+            "to_segment",
+            "customers",
+            F.lit(None).cast("double").alias("value"),
         )
-    )  # fmt: skip
+    )

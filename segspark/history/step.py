@@ -53,15 +53,19 @@ def _segments(m: Manifest) -> dict[str, list[str]]:
 
 
 def _trends(
-    spark: SparkSession, dates: Mapping[int, str] | None, snapshot: Callable[[str], DataFrame],
-    model_of: Callable[[str], Manifest], min_decline: float,
-) -> DataFrame:  # fmt: skip
+    spark: SparkSession,
+    dates: Mapping[int, str] | None,
+    snapshot: Callable[[str], DataFrame],
+    model_of: Callable[[str], Manifest],
+    min_decline: float,
+) -> DataFrame:
     """customer_id, trend (axis -> segment -> short/long/acceleration), when all four snapshots are served."""
     empty_type = T.MapType(T.StringType(), T.MapType(T.StringType(), TREND))
     days = [dates[o] for o in TREND_OFFSETS] if dates else []
     if not days:
-        return spark.createDataFrame([], T.StructType([T.StructField("customer_id", T.StringType()),
-                                                       T.StructField("trend", empty_type)]))  # fmt: skip
+        return spark.createDataFrame(
+            [], T.StructType([T.StructField("customer_id", T.StringType()), T.StructField("trend", empty_type)])
+        )
     manifests = [model_of(d) for d in days]
     shared = {
         a: [s for s in manifests[0].axes[a].segment_ids if all(s in m.axes[a].segment_ids for m in manifests[1:])]
@@ -129,9 +133,14 @@ def drift_plan(
 
 
 def run_drift(
-    spark: SparkSession, *, root: str, as_of: date, cfg: Mapping[str, Any], run_id: str,
+    spark: SparkSession,
+    *,
+    root: str,
+    as_of: date,
+    cfg: Mapping[str, Any],
+    run_id: str,
     plan: Sequence[Baseline] | None = None,
-) -> DriftResult:  # fmt: skip
+) -> DriftResult:
     """Compare the profiles of `as_of` with each baseline of `plan` and commit drift/ and drift_population/.
 
     `plan` (default: `drift_plan` over the committed snapshots) says which snapshot serves each
@@ -170,8 +179,10 @@ def run_drift(
         return snaps.filter(F.col("snapshot_date") == F.lit(d)).drop("snapshot_date")
 
     current, current_model = snapshot(day), models[day]
-    every_segment = {a: sorted({s for m in models.values() if a in m.axes for s in m.axes[a].segment_ids})
-                     for a in {a for m in models.values() for a in m.axes}}  # fmt: skip
+    every_segment = {
+        a: sorted({s for m in models.values() if a in m.axes for s in m.axes[a].segment_ids})
+        for a in {a for m in models.values() for a in m.axes}
+    }
     means = mean_memberships_by(snaps, every_segment, "snapshot_date")
     frames, population = [], []
     by_model: dict[str, list[str]] = {}
@@ -181,8 +192,9 @@ def run_drift(
     for dates in by_model.values():
         segments = Segments(_segments(current_model), _segments(models[dates[0]]))
         bases = _union([tag_baseline(snapshot(d), d, elapsed[d], offsets[d].offset) for d in dates])
-        frames.append(baselines_drift(current, bases, segments=segments,
-                                      archetype_axes=current_model.archetype_axes, rules=rules))  # fmt: skip
+        frames.append(
+            baselines_drift(current, bases, segments=segments, archetype_axes=current_model.archetype_axes, rules=rules)
+        )
         psi_rows = [(d, elapsed[d], a, v) for d in dates for a, v in psi(means[day], means.get(d, {}), segments)]
         population.append(baselines_population(current, bases, segments=segments, psi_rows=psi_rows))
     trends = _trends(spark, trend_days, snapshot, lambda d: models[d], float(cfg["trend_min_decline"]))
@@ -190,8 +202,9 @@ def run_drift(
     commit = write_partition(drift, root=root, table="drift", key="snapshot_date", value=day, run_id=run_id)
     written = read_partitions(spark, root=root, table="drift", key="snapshot_date", values=[day]).drop("snapshot_date")
     pop = _union(population).unionByName(flows_by_baseline(written, int(cfg["top_flows"])))
-    pop_commit = write_partition(pop, root=root, table="drift_population", key="snapshot_date", value=day,
-                                 run_id=run_id)  # fmt: skip
+    pop_commit = write_partition(
+        pop, root=root, table="drift_population", key="snapshot_date", value=day, run_id=run_id
+    )
     result = DriftResult(as_of, list(offsets), commit, pop_commit, plan=plan, trend_dates=trend_days)
     versions = {d: models[d].model_version for d in offsets}
     result.summary = drift_summary(spark, root, day, current_model, versions)
@@ -245,8 +258,11 @@ def drift_summary(
         baseline_model = versions.get(base, model.model_version)
         if baseline_model != model.model_version:
             # Every comparison against this baseline covers only the segments both models share.
-            entry["across_refit"] = {"from_model": baseline_model, "to_model": model.model_version,
-                                     "customers": entry["customers"]}  # fmt: skip
+            entry["across_refit"] = {
+                "from_model": baseline_model,
+                "to_model": model.model_version,
+                "customers": entry["customers"],
+            }
     moves = (
         drift.select("baseline_date", F.explode("axes_changed").alias("c"))
         .groupBy("baseline_date", "c.axis", "c.from", "c.to")
@@ -257,8 +273,12 @@ def drift_summary(
     for r in moves:
         entry = out["baselines"][r["baseline_date"]]
         if len(entry["top_moves"]) < top:
-            entry["top_moves"].append({
-                "axis": r["axis"], "from": names.get((r["axis"], r["from"]), r["from"]),
-                "to": names.get((r["axis"], r["to"]), r["to"]), "customers": r["count"],
-            })  # fmt: skip
+            entry["top_moves"].append(
+                {
+                    "axis": r["axis"],
+                    "from": names.get((r["axis"], r["from"]), r["from"]),
+                    "to": names.get((r["axis"], r["to"]), r["to"]),
+                    "customers": r["count"],
+                }
+            )
     return out

@@ -153,14 +153,30 @@ def validate_tickets(
             log.info(line)
         check_malformed(report, max_malformed_fraction, tickets.path, rows="ticket rows")
         rejected = staged.filter(F.col(KIND) != VALID).select(
-            F.lit(run_id).alias("run_id"), F.col(KIND).alias("kind"), F.col(REASON).alias("reason"),
+            F.lit(run_id).alias("run_id"),
+            F.col(KIND).alias("kind"),
+            F.col(REASON).alias("reason"),
             F.col(ROW).alias("source_row"),
-        )  # fmt: skip
-        write_partition(rejected, root=root, table="rejects", key="source", value=rejects_partition(mapping.name),
-                        run_id=run_id, info={"input": tickets.path})  # fmt: skip
+        )
+        write_partition(
+            rejected,
+            root=root,
+            table="rejects",
+            key="source",
+            value=rejects_partition(mapping.name),
+            run_id=run_id,
+            info={"input": tickets.path},
+        )
         valid = staged.filter(F.col(KIND) == VALID).select(*[F.col(f.name).cast(f.dataType) for f in TICKETS.fields])
-        commit = write_partition(valid, root=root, table="tickets", key="source", value=mapping.name, run_id=run_id,
-                                 info={"input": tickets.path})  # fmt: skip
+        commit = write_partition(
+            valid,
+            root=root,
+            table="tickets",
+            key="source",
+            value=mapping.name,
+            run_id=run_id,
+            info={"input": tickets.path},
+        )
         report.source_lines = commit.row_count
         return report
     finally:

@@ -70,12 +70,16 @@ class IngestReport:
     def lines(self) -> list[str]:
         """Human-readable lines for the console."""
         if self.already_ingested_by:
-            return [f"source {self.source}: {self.input} was already ingested (same content, run "
-                    f"{self.already_ingested_by}); counted once, nothing written"]  # fmt: skip
+            return [
+                f"source {self.source}: {self.input} was already ingested (same content, run "
+                f"{self.already_ingested_by}); counted once, nothing written"
+            ]
         what = f" ({self.mode} ingest of {self.input})" if self.mode == "append" else ""
         if self.table == "tickets":
-            out = [f"source {self.source}: {self.rows_read:,} tickets read from {self.input}",
-                   f"  valid tickets     {self.valid:,} ({self.customers:,} customers)"]  # fmt: skip
+            out = [
+                f"source {self.source}: {self.rows_read:,} tickets read from {self.input}",
+                f"  valid tickets     {self.valid:,} ({self.customers:,} customers)",
+            ]
         else:
             out = [
                 f"source {self.source}: {self.rows_read:,} lines read{what}",
@@ -222,13 +226,25 @@ def validate(
         rejects_now = committed(spark, root=root, table="rejects", key="source").get(mapping.name)
         keep_rejects = tuple(p for p in rejects_now.parts if p.run_id in kept_ids) if rejects_now else ()
         write_partition(
-            rejected_rows(staged, run_id), root=root, table="rejects", key="source", value=mapping.name,
-            run_id=run_id, keep=keep_rejects, info={"input": item.name, "fingerprint": item.fingerprint},
-        )  # fmt: skip
+            rejected_rows(staged, run_id),
+            root=root,
+            table="rejects",
+            key="source",
+            value=mapping.name,
+            run_id=run_id,
+            keep=keep_rejects,
+            info={"input": item.name, "fingerprint": item.fingerprint},
+        )
         orders = write_partition(
-            valid_lines(staged), root=root, table="orders", key="source", value=mapping.name,
-            run_id=run_id, keep=plan.keep, info=report.ledger_info(),
-        )  # fmt: skip
+            valid_lines(staged),
+            root=root,
+            table="orders",
+            key="source",
+            value=mapping.name,
+            run_id=run_id,
+            keep=plan.keep,
+            info=report.ledger_info(),
+        )
         report.source_lines = orders.row_count
         return report
     finally:

@@ -120,9 +120,14 @@ ArrowFn = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 
 def _hasher(settings: LshSettings, dim: int, centre: np.ndarray) -> ArrowFn:
     planes = hyperplanes(settings, dim)
-    schema = pa.schema([pa.field("customer_id", pa.string(), False), pa.field("block", pa.string(), False),
-                        pa.field("unit", pa.list_(pa.float64()), False),
-                        pa.field("spare", pa.float64(), False)])  # fmt: skip
+    schema = pa.schema(
+        [
+            pa.field("customer_id", pa.string(), False),
+            pa.field("block", pa.string(), False),
+            pa.field("unit", pa.list_(pa.float64()), False),
+            pa.field("spare", pa.float64(), False),
+        ]
+    )
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
@@ -144,8 +149,9 @@ def _hasher(settings: LshSettings, dim: int, centre: np.ndarray) -> ArrowFn:
                 block = np.char.add(np.char.add(prefix.astype(str), f"|{t}|"), buckets[:, t].astype(str))
                 # The position along the table's spare direction orders a big bucket for its windows.
                 spare = pa.array(unit @ planes[t, -1], pa.float64())
-                yield pa.RecordBatch.from_arrays([ids, pa.array(block.tolist(), pa.string()), vectors, spare],
-                                                 schema=schema)  # fmt: skip
+                yield pa.RecordBatch.from_arrays(
+                    [ids, pa.array(block.tolist(), pa.string()), vectors, spare], schema=schema
+                )
 
     return run
 

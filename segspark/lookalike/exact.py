@@ -32,9 +32,12 @@ LOOKALIKES = T.StructType(
 )
 _CANDIDATES = T.StructType([f for f in LOOKALIKES.fields if f.name != "rank"])
 _CANDIDATES_ARROW = pa.schema(
-    [pa.field("seed_id", pa.string(), False), pa.field("customer_id", pa.string(), False),
-     pa.field("similarity", pa.float64(), False)]
-)  # fmt: skip
+    [
+        pa.field("seed_id", pa.string(), False),
+        pa.field("customer_id", pa.string(), False),
+        pa.field("similarity", pa.float64(), False),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -84,10 +87,13 @@ def _scanner(seeds: Seeds, k: int) -> Callable[[Iterator[pa.RecordBatch]], Itera
             rows = np.concatenate(best) if best else np.array([], dtype=int)
             cols = np.repeat(np.arange(len(best)), [len(b) for b in best])
             yield pa.RecordBatch.from_arrays(
-                [pa.array(seed_ids[cols].tolist(), pa.string()), pa.array(ids[rows].tolist(), pa.string()),
-                 pa.array(sim[rows, cols], pa.float64())],
+                [
+                    pa.array(seed_ids[cols].tolist(), pa.string()),
+                    pa.array(ids[rows].tolist(), pa.string()),
+                    pa.array(sim[rows, cols], pa.float64()),
+                ],
                 schema=_CANDIDATES_ARROW,
-            )  # fmt: skip
+            )
 
     return run
 

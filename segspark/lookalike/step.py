@@ -92,5 +92,6 @@ def run_all_neighbours(
 def preview(spark: SparkSession, root: str, day: str, rows: int = 5) -> list[tuple[str, int, str, float]]:
     """The first rows of the committed result, for printing (`limit` keeps the collect to `rows` rows)."""
     df = read_partitions(spark, root=root, table="lookalikes", key="snapshot_date", values=[day])
-    return [(r.seed_id, r.rank, r.customer_id, r.similarity)
-            for r in df.orderBy("seed_id", "rank").limit(rows).collect()]  # fmt: skip
+    return [
+        (r.seed_id, r.rank, r.customer_id, r.similarity) for r in df.orderBy("seed_id", "rank").limit(rows).collect()
+    ]

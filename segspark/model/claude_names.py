@@ -104,7 +104,7 @@ def axis_payload(name: str, axis: AxisModel) -> dict[str, Any]:
                 axis.segment_ids, axis.sizes, axis.centers_original, axis.centers_scaled, strict=True
             )
         ],
-    }  # fmt: skip
+    }
 
 
 def _number(value: Any, digits: int = 6) -> float | None:
@@ -245,8 +245,13 @@ def name_axis(
         if got:
             names[i], texts[i], sources[i] = got["name"], got["interpretation"], "claude"
     fixed = {i for i, s in enumerate(sources) if s == "claude"}
-    return replace(axis, names=_dedupe(name, axis, names, fixed), interpretations=texts,
-                   name_sources=sources, name_source="claude" if fixed else axis.name_source)  # fmt: skip
+    return replace(
+        axis,
+        names=_dedupe(name, axis, names, fixed),
+        interpretations=texts,
+        name_sources=sources,
+        name_source="claude" if fixed else axis.name_source,
+    )
 
 
 def _sources(axis: AxisModel) -> list[str]:

@@ -225,9 +225,16 @@ def fit_model(
         runnable.append(AxisSpec(axis.name, True, axis.marketing, axis.needs, primary, kept))
     stats, bounds, fingerprint, observed = _population(features, runnable)
     total = int(fingerprint.split(":")[0])
-    search = KSearch(int(cfg["k_min"]), int(cfg["k_max"]), int(cfg["seed"]), int(cfg["max_iter"]), float(cfg["tol"]),
-                     int(cfg["k_search_sample_size"]), float(cfg["min_segment_share"]),
-                     int(cfg["min_segment_customers"]))  # fmt: skip
+    search = KSearch(
+        int(cfg["k_min"]),
+        int(cfg["k_max"]),
+        int(cfg["seed"]),
+        int(cfg["max_iter"]),
+        float(cfg["tol"]),
+        int(cfg["k_search_sample_size"]),
+        float(cfg["min_segment_share"]),
+        int(cfg["min_segment_customers"]),
+    )
     min_size = search.min_size(total, total)
     supported = []
     for axis in runnable:
@@ -268,8 +275,12 @@ def fit_model(
         except AxisUnfittable as err:
             log.info("axis %s skipped: %s", axis.name, err)
             return axis.name, str(err)
-        log.info("axis %s: k=%d, silhouette by k %s", axis.name, fitted.k,
-                 {k: round(v, 3) for k, v in fitted.silhouette_by_k.items()})  # fmt: skip
+        log.info(
+            "axis %s: k=%d, silhouette by k %s",
+            axis.name,
+            fitted.k,
+            {k: round(v, 3) for k, v in fitted.silhouette_by_k.items()},
+        )
         return axis.name, fitted
 
     # Spark Connect keeps the active session per thread and MLlib's Connect calls need it, so axes are
@@ -290,16 +301,31 @@ def fit_model(
         )
     models = {
         axis.name: _axis_model(
-            axis, fits[axis.name], transforms[axis.name], stats,
+            axis,
+            fits[axis.name],
+            transforms[axis.name],
+            stats,
             previous.axes.get(axis.name) if previous else None,
-            float(cfg["max_match_distance"]), float(cfg["min_silhouette"]), min_size,
+            float(cfg["max_match_distance"]),
+            float(cfg["min_silhouette"]),
+            min_size,
         )
         for axis in runnable
-    }  # fmt: skip
+    }
     wanted = list(cfg.get("archetype_axes") or [])
     arche_axes = [a for a in wanted if a in models] if wanted else [a.name for a in runnable if a.marketing]
-    keys = ("k_min", "k_max", "seed", "max_iter", "tol", "k_search_sample_size", "partitions", "rows_per_partition",
-            "min_segment_share", "min_segment_customers")  # fmt: skip
+    keys = (
+        "k_min",
+        "k_max",
+        "seed",
+        "max_iter",
+        "tol",
+        "k_search_sample_size",
+        "partitions",
+        "rows_per_partition",
+        "min_segment_share",
+        "min_segment_customers",
+    )
     settings = {**{k: cfg[k] for k in keys}, "fit_partitions": partitions}
     digest = hashlib.sha256(
         json.dumps([fingerprint, settings, [asdict(a) for a in runnable]], sort_keys=True, default=str).encode()

@@ -92,9 +92,7 @@ def fit_axis(prepared: DataFrame, columns: list[str], total: int, search: KSearc
         try:
             search_rows = sample.count()
             axis = columns[0].split("__")[0]
-            scores, models, rejected = _search(
-                sample, search_rows, search, search.min_size(search_rows, total), axis
-            )
+            scores, models, rejected = _search(sample, search_rows, search, search.min_size(search_rows, total), axis)
         finally:
             sample.unpersist()
         best = max(scores, key=lambda k: (round(scores[k], 9), -k))

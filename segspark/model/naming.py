@@ -138,8 +138,11 @@ def unique_names(
             # two or more features; a one-feature axis runs out after its two words and intensities.
             base = next(candidates(axis, features, rows[i]))
             ordinal = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
-            name = next(f"{base}_{w}" if _words(base) < 4 else f"{w}_{NOUN}" for w in ordinal
-                        if f"{base}_{w}" not in taken and f"{w}_{NOUN}" not in taken)  # fmt: skip
+            name = next(
+                f"{base}_{w}" if _words(base) < 4 else f"{w}_{NOUN}"
+                for w in ordinal
+                if f"{base}_{w}" not in taken and f"{w}_{NOUN}" not in taken
+            )
         names[i] = name
         taken.add(name)
     return [str(n) for n in names]

@@ -131,9 +131,16 @@ def exact_quantiles(
     for i, j, low, high in plan:
         assert row2 is not None
         col = columns[i]
-        bracket = _Bracket(row2[f"below{i}_{j}"], row2[f"low{i}_{j}"], [float(v) for v in row2[f"in{i}_{j}"]],
-                           row2[f"high{i}_{j}"], low, high, _float(row2[f"before{i}_{j}"]),
-                           _float(row2[f"after{i}_{j}"]))  # fmt: skip
+        bracket = _Bracket(
+            row2[f"below{i}_{j}"],
+            row2[f"low{i}_{j}"],
+            [float(v) for v in row2[f"in{i}_{j}"]],
+            row2[f"high{i}_{j}"],
+            low,
+            high,
+            _float(row2[f"before{i}_{j}"]),
+            _float(row2[f"after{i}_{j}"]),
+        )
         value = interpolate(wanted[col][j], int(row1[f"n{i}"]), bracket.value_at)
         if value is None:
             failed.add(col)

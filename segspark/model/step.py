@@ -50,8 +50,9 @@ def run_fit(
     )
     manifest.refit_reason = list(refit_reason)
     fitted = {c for ax in manifest.axes.values() for c in ax.columns}
-    manifest.dropped_features = {c: why for c, why in (dropped or {}).items() if c.split("__")[0] in manifest.axes
-                                 and c not in fitted}  # fmt: skip
+    manifest.dropped_features = {
+        c: why for c, why in (dropped or {}).items() if c.split("__")[0] in manifest.axes and c not in fitted
+    }
     base = model_dir(root, manifest.model_version)
     if naming is not None:
         manifest = name_and_cache(manifest, base, NamingSettings.from_config(naming), previous)

@@ -33,12 +33,20 @@ class AxisView:
         m = self.model
         total = max(sum(m.sizes), 1)
         return [
-            {"id": sid, "tier": tier, "name": name, "interpretation": text, "size": size, "share": size / total,
-             "centre": dict(zip(m.features, centre, strict=True)),
-             "source": (m.name_sources[i] if i < len(m.name_sources) else m.name_source)}
+            {
+                "id": sid,
+                "tier": tier,
+                "name": name,
+                "interpretation": text,
+                "size": size,
+                "share": size / total,
+                "centre": dict(zip(m.features, centre, strict=True)),
+                "source": (m.name_sources[i] if i < len(m.name_sources) else m.name_source),
+            }
             for i, (sid, tier, name, text, size, centre) in enumerate(
-                zip(m.segment_ids, m.tiers, m.names, m.interpretations, m.sizes, m.centers_original, strict=True))
-        ]  # fmt: skip
+                zip(m.segment_ids, m.tiers, m.names, m.interpretations, m.sizes, m.centers_original, strict=True)
+            )
+        ]
 
 
 @dataclass
@@ -144,10 +152,15 @@ def flows(
         found = profiles.filter(F.col("archetype_id").isin(unknown)).select("archetype_id", "archetype_key").distinct()
         keys.update({r["archetype_id"]: r["archetype_key"] for r in found.collect()})  # at most 2 x `top` rows
     return [
-        {"baseline": r["baseline_date"], "from": r["from_segment"], "to": r["to_segment"], "customers": r["customers"],
-         "moves": archetype_moves(manifest, keys.get(r["from_segment"]), keys.get(r["to_segment"]))}
+        {
+            "baseline": r["baseline_date"],
+            "from": r["from_segment"],
+            "to": r["to_segment"],
+            "customers": r["customers"],
+            "moves": archetype_moves(manifest, keys.get(r["from_segment"]), keys.get(r["to_segment"])),
+        }
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def archetype_moves(manifest: Manifest, before: str | None, after: str | None) -> list[str]:
@@ -157,8 +170,9 @@ def archetype_moves(manifest: Manifest, before: str | None, after: str | None) -
     """
     if before is None or after is None:
         return []
-    owner = {sid: (axis, n) for axis, ax in manifest.axes.items() for sid, n in zip(ax.segment_ids, ax.names,
-                                                                                      strict=True)}  # fmt: skip
+    owner = {
+        sid: (axis, n) for axis, ax in manifest.axes.items() for sid, n in zip(ax.segment_ids, ax.names, strict=True)
+    }
     return [
         f"{owner[a][0] if a in owner else '?'}: {owner.get(a, (a, a))[1]} → {owner.get(b, (b, b))[1]}"
         for a, b in zip(before.split("|"), after.split("|"), strict=False)
@@ -173,10 +187,18 @@ def _optional(spark: SparkSession, root: str, table: str, key: str, value: str) 
 
 
 def gather(
-    spark: SparkSession, *, root: str, as_of: str, manifest: Manifest, run_id: str, frequency_axis: str,
-    steps: dict[str, Any] | None = None, baselines: list[int] | None = None,
-    schedule: dict[str, Any] | None = None, skips: list[str] | None = None,
-) -> ReportData:  # fmt: skip
+    spark: SparkSession,
+    *,
+    root: str,
+    as_of: str,
+    manifest: Manifest,
+    run_id: str,
+    frequency_axis: str,
+    steps: dict[str, Any] | None = None,
+    baselines: list[int] | None = None,
+    schedule: dict[str, Any] | None = None,
+    skips: list[str] | None = None,
+) -> ReportData:
     """Read the committed outputs of `as_of` and aggregate what the report needs.
 
     Profiles are required; drift and rejects are shown when present, with a note when not.
@@ -186,8 +208,9 @@ def gather(
         raise MissingInputError(f"no customer_profiles for {as_of} under {root}; run `segspark score` first")
     profiles = profiles.select("customer_id", "archetype_id", "archetype_key").cache()
     try:
-        data = ReportData(run_id, as_of, manifest, customers=profiles.count(), steps=dict(steps or {}),
-                          schedule=dict(schedule or {}))  # fmt: skip
+        data = ReportData(
+            run_id, as_of, manifest, customers=profiles.count(), steps=dict(steps or {}), schedule=dict(schedule or {})
+        )
         data.archetypes = top_archetypes(profiles, manifest)
     finally:
         profiles.unpersist()
@@ -221,8 +244,14 @@ def gather(
 def segment_catalogue(manifest: Manifest) -> list[dict[str, Any]]:
     """One row per segment of every fitted axis: axis, id, tier, name, customers, interpretation."""
     return [
-        {"axis": view.name, "segment": s["id"], "tier": s["tier"], "name": s["name"], "customers": s["size"],
-         "interpretation": s["interpretation"]}
+        {
+            "axis": view.name,
+            "segment": s["id"],
+            "tier": s["tier"],
+            "name": s["name"],
+            "customers": s["size"],
+            "interpretation": s["interpretation"],
+        }
         for view in (AxisView(name, ax) for name, ax in manifest.axes.items())
         for s in view.segments
-    ]  # fmt: skip
+    ]

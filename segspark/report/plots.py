@@ -71,12 +71,20 @@ def heatmap(axis: AxisModel) -> Figure:
     ax = fig.add_subplot()
     bound = max(float(np.nanmax(np.abs(z))), 0.5)
     image = ax.imshow(z, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto")
-    ax.set_xticks(np.arange(len(axis.features)), [_short(f, 22) for f in axis.features], rotation=30, ha="right",
-                  fontsize=8)  # fmt: skip
+    ax.set_xticks(
+        np.arange(len(axis.features)), [_short(f, 22) for f in axis.features], rotation=30, ha="right", fontsize=8
+    )
     ax.set_yticks(np.arange(axis.k), [_short(n, 30) for n in axis.names], fontsize=8)
     for (i, j), value in np.ndenumerate(z):
-        ax.text(j, i, f"{value:+.2f}", ha="center", va="center", fontsize=7,
-                color="white" if abs(value) > 0.6 * bound else "black")  # fmt: skip
+        ax.text(
+            j,
+            i,
+            f"{value:+.2f}",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if abs(value) > 0.6 * bound else "black",
+        )
     fig.colorbar(image, ax=ax, label="z-score")
     return fig
 

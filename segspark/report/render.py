@@ -24,16 +24,33 @@ def figures(data: ReportData, min_silhouette: float) -> dict[str, Any]:
         for axis in data.axes
     }
     if data.archetypes:
-        out["archetypes"] = uri(plots.bar_plot([f"{a['id']}  {a['label']}" for a in data.archetypes],
-                                               [a["customers"] for a in data.archetypes], "customers"))  # fmt: skip
+        out["archetypes"] = uri(
+            plots.bar_plot(
+                [f"{a['id']}  {a['label']}" for a in data.archetypes],
+                [a["customers"] for a in data.archetypes],
+                "customers",
+            )
+        )
     if data.drift.get("baselines"):
         out["alerts"] = uri(plots.alerts_plot(data.drift["baselines"]))
     if data.flows:
-        out["flows"] = uri(plots.bar_plot([f"{f['from']} → {f['to']}" for f in data.flows],
-                                          [f["customers"] for f in data.flows], "customers", "#7a5aa5"))  # fmt: skip
+        out["flows"] = uri(
+            plots.bar_plot(
+                [f"{f['from']} → {f['to']}" for f in data.flows],
+                [f["customers"] for f in data.flows],
+                "customers",
+                "#7a5aa5",
+            )
+        )
     if data.rejects:
-        out["rejects"] = uri(plots.bar_plot([f"{r['kind']}: {r['reason']}" for r in data.rejects],
-                                            [r["lines"] for r in data.rejects], "lines", "#a5461b"))  # fmt: skip
+        out["rejects"] = uri(
+            plots.bar_plot(
+                [f"{r['kind']}: {r['reason']}" for r in data.rejects],
+                [r["lines"] for r in data.rejects],
+                "lines",
+                "#a5461b",
+            )
+        )
     return out
 
 

@@ -34,13 +34,27 @@ def write_report(root: str, run_id: str, html: str) -> str:
 
 
 def run_report(
-    spark: SparkSession, *, root: str, as_of: date, manifest: Manifest, run_id: str, cfg: dict[str, Any],
+    spark: SparkSession,
+    *,
+    root: str,
+    as_of: date,
+    manifest: Manifest,
+    run_id: str,
+    cfg: dict[str, Any],
     steps: dict[str, Any] | None = None,
-) -> tuple[str, ReportData]:  # fmt: skip
+) -> tuple[str, ReportData]:
     """Build the report of `as_of` with `manifest`; return its path and the data it shows."""
-    data = gather(spark, root=root, as_of=as_of.isoformat(), manifest=manifest, run_id=run_id,
-                  frequency_axis=str(cfg.get("frequency_axis", "purchase_frequency")), steps=steps,
-                  baselines=[int(o) for o in cfg.get("baselines") or []], schedule=cfg.get("schedule"),
-                  skips=cfg.get("skips"))  # fmt: skip
+    data = gather(
+        spark,
+        root=root,
+        as_of=as_of.isoformat(),
+        manifest=manifest,
+        run_id=run_id,
+        frequency_axis=str(cfg.get("frequency_axis", "purchase_frequency")),
+        steps=steps,
+        baselines=[int(o) for o in cfg.get("baselines") or []],
+        schedule=cfg.get("schedule"),
+        skips=cfg.get("skips"),
+    )
     html = render(data, float(cfg.get("min_silhouette", 0.3)))
     return write_report(root, run_id, html), data

@@ -154,8 +154,10 @@ def run_week(ctx: RunContext, as_of: date, *, inputs: Sequence[str] = (), force:
         ctx.say(f"[weekly {as_of}] drift skipped: {result.drift_skipped}")
     info = _schedule_info(result, plan)
     policy = RefitPolicy.from_config(ctx.config.section("schedule"))
-    info["policy"] = (f"refit every {policy.every_weeks} weeks, on an axis's PSI above {policy.psi} or its silhouette "
-                      f"falling more than {policy.silhouette_drop} (0: off)")  # fmt: skip
+    info["policy"] = (
+        f"refit every {policy.every_weeks} weeks, on an axis's PSI above {policy.psi} or its silhouette "
+        f"falling more than {policy.silhouette_drop} (0: off)"
+    )
     result.report = report_step(ctx, as_of, model, schedule=info)
     ctx.say(f"report: {result.report.path}")
     state = state_step(ctx, as_of, with_drift=result.drift is not None)
@@ -208,19 +210,39 @@ def _schedule_info(result: WeekResult, plan: Sequence[Baseline]) -> dict[str, ob
     """What the report shows of a scheduled run: inputs, refit decision and baselines."""
     return {
         "as_of": result.as_of.isoformat(),
-        "inputs": [{"input": r.input, "valid": r.valid, "rows_read": r.rows_read,
-                    "already_ingested_by": r.already_ingested_by, "replaced": r.replaced} for r in result.ingested],
+        "inputs": [
+            {
+                "input": r.input,
+                "valid": r.valid,
+                "rows_read": r.rows_read,
+                "already_ingested_by": r.already_ingested_by,
+                "replaced": r.replaced,
+            }
+            for r in result.ingested
+        ],
         "refit": result.refit_reasons,
-        "health": None if result.health is None else {
-            "weeks_since_fit": round(result.health.weeks_since_fit, 1), "psi": result.health.psi,
-            "silhouette_now": result.health.silhouette_now, "silhouette_fit": result.health.silhouette_fit,
-            "notes": result.health.notes},
-        "baselines": [{"offset": b.offset, "target": b.target.isoformat(),
-                       "used": b.used.isoformat() if b.used else None,
-                       "days": (result.as_of - b.used).days if b.used else None, "reason": b.reason} for b in plan],
+        "health": None
+        if result.health is None
+        else {
+            "weeks_since_fit": round(result.health.weeks_since_fit, 1),
+            "psi": result.health.psi,
+            "silhouette_now": result.health.silhouette_now,
+            "silhouette_fit": result.health.silhouette_fit,
+            "notes": result.health.notes,
+        },
+        "baselines": [
+            {
+                "offset": b.offset,
+                "target": b.target.isoformat(),
+                "used": b.used.isoformat() if b.used else None,
+                "days": (result.as_of - b.used).days if b.used else None,
+                "reason": b.reason,
+            }
+            for b in plan
+        ],
         "computed": [d.isoformat() for d in result.baselines_computed],
         "drift_skipped": result.drift_skipped,
-    }  # fmt: skip
+    }
 
 
 def missed_dates(complete: Sequence[date], as_of: date, cadence_days: int) -> list[date]:
