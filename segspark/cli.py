@@ -8,11 +8,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from segspark import __version__, commands, commands_history, commands_lookalike
 from segspark.config import Config, load_config
+from segspark.context import QUIET_JVM
 from segspark.exc import ConfigError, SegsparkError
 
 log = logging.getLogger("segspark")
@@ -113,22 +115,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-5s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-        force=True,
-    )
+class _FirstOfEach(logging.Filter):
+    """Lets through the first record of each message template and counts the rest (nine axes with the
+    same weak-silhouette warning show as one line and a count)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: Counter[str] = Counter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.seen[str(record.msg)] += 1
+        return self.seen[str(record.msg)] == 1
+
+    def repeats(self) -> int:
+        return sum(n - 1 for n in self.seen.values())
+
+
+def _setup_logging(verbose: bool) -> _FirstOfEach | None:
+    """-v: every log line on stderr (Spark's included). Otherwise stderr shows warnings and errors, each kind
+    once, and the run's log files (`runs/RUN_ID/segspark.log`, `spark.log`) get the rest."""
+    handler = logging.StreamHandler(sys.stderr)
+    once = None
+    if verbose:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(message)s", datefmt="%H:%M:%S"))
+        QUIET_JVM.clear()
+    else:
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        once = _FirstOfEach()
+        handler.addFilter(once)
+        QUIET_JVM.set()
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
     # py4j's chatter is noise even at DEBUG.
     logging.getLogger("py4j").setLevel(logging.WARNING)
+    return once
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, run one subcommand, and return the process exit code."""
     args = build_parser().parse_args(argv)
-    _setup_logging(args.verbose)
+    once = _setup_logging(args.verbose)
     # Which copy runs matters under spark-submit (a wheel on --py-files) and on clusters.
     log.info("segspark %s from %s", __version__, Path(__file__).parent)
     try:
@@ -140,6 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SegsparkError as err:
         print(f"segspark {args.command}: error: {err}", file=sys.stderr)
         return 1
+    finally:
+        if once is not None and once.repeats():
+            print(f"({once.repeats()} similar warning(s) not repeated; the run log has every one)", file=sys.stderr)
 
 
 if __name__ == "__main__":

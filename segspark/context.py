@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,11 +17,15 @@ from segspark.config import Config
 from segspark.exc import ConfigError
 from segspark.mapping import SourceMapping, load_mapping
 from segspark.paths import STALE_STAGING_HOURS, check_warehouse, clean_staging
-from segspark.runlog import new_run_id
+from segspark.runlog import JVM_LOG, attach_run_log, new_run_id
 from segspark.session import get_spark
 from segspark.tables import open_old_partitions, use_format
 
 log = logging.getLogger(__name__)
+
+
+# Set by the command line unless -v: a JVM segspark starts writes its output to the run's spark.log.
+QUIET_JVM = threading.Event()
 
 
 def log_line(line: str) -> None:
@@ -44,13 +49,15 @@ class RunContext:
     mapping: SourceMapping
     summary: dict[str, Any] = field(default_factory=dict)
     say: Callable[[str], None] = log_line
+    # Where the output of a JVM segspark starts goes instead of the terminal (the command line's quiet mode).
+    jvm_log: str | None = None
     _spark: SparkSession | None = None
 
     @property
     def spark(self) -> SparkSession:
         """The SparkSession (active one reused, else a local one from config)."""
         if self._spark is None:
-            spark = get_spark(self.config.section("spark"))
+            spark = get_spark(self.config.section("spark"), jvm_log=self.jvm_log)
             use_format(spark, str(self.config.get("warehouse.format")))
             self._spark = spark
         return self._spark
@@ -89,6 +96,10 @@ def make_context(config: Config, source: str | None = None, say: Callable[[str],
         "config": list(config.origins),
     }
     say = say or log_line
+    logs = attach_run_log(root, run_id)
+    jvm_log = str(logs / JVM_LOG) if logs is not None and QUIET_JVM.is_set() else None
+    if logs is not None:
+        summary["logs"] = str(logs)
     if fmt == "parquet":
         opened = open_old_partitions(root)
         if opened:
@@ -105,4 +116,6 @@ def make_context(config: Config, source: str | None = None, say: Callable[[str],
             f"removed {len(stale)} leftover(s) of killed runs from {root}/_staging (untouched for "
             f"{STALE_STAGING_HOURS} hours): {', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}"
         )
-    return RunContext(config=config, root=root, run_id=run_id, mapping=mapping, summary=summary, say=say)
+    return RunContext(
+        config=config, root=root, run_id=run_id, mapping=mapping, summary=summary, say=say, jvm_log=jvm_log
+    )

@@ -219,6 +219,8 @@ def summary_lines(result: PipelineResult) -> list[str]:
     out.append(f"\noutputs under {result.root}")
     if result.summary_path:
         out.append(f"run summary: {result.summary_path}")
+    if result.summary.get("logs"):
+        out.append(f"logs: {result.summary['logs']} (segspark.log; spark.log unless -v)")
     if result.report:
         out.append(f"report: {result.report}")
     return out

@@ -17,6 +17,35 @@ from segspark.paths import is_local, local_path, table_path
 
 log = logging.getLogger("segspark")
 
+RUN_LOG, JVM_LOG = "segspark.log", "spark.log"
+_run_log: logging.Handler | None = None
+
+
+def attach_run_log(root: str, run_id: str) -> Path | None:
+    """Send every log record (INFO and up) of this process to `runs/<run_id>/segspark.log` as well, and
+    return that directory (local roots; elsewhere None). The handler of an earlier run in this process
+    (a notebook, the tests) is replaced."""
+    global _run_log
+    if _run_log is not None:
+        logging.getLogger().removeHandler(_run_log)
+        _run_log.close()
+        _run_log = None
+    if not is_local(root):
+        return None
+    directory = local_path(table_path(root, "runs", run_id))
+    directory.mkdir(parents=True, exist_ok=True)
+    _run_log = logging.FileHandler(directory / RUN_LOG, encoding="utf-8")
+    _run_log.setLevel(logging.INFO)
+    _run_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(_run_log)
+    if logging.getLogger().level > logging.INFO or logging.getLogger().level == logging.NOTSET:
+        logging.getLogger().setLevel(logging.INFO)
+    from segspark import __version__
+
+    # Which copy runs matters under spark-submit (a wheel on --py-files) and on clusters.
+    log.info("segspark %s from %s, run %s", __version__, Path(__file__).parent, run_id)
+    return directory
+
 
 def new_run_id() -> str:
     """A sortable, unique run id such as 20261126T201500Z-3fa2c1."""

@@ -11,7 +11,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,31 @@ def _connect_session(remote: str, conf: Mapping[str, Any]) -> SparkSession:
     return spark
 
 
-def get_spark(spark_conf: Mapping[str, Any] | None = None) -> SparkSession:
-    """Return the active SparkSession, the launcher's, a Connect one, or build a local one from config."""
+@contextmanager
+def _stderr_to(path: str | None) -> Iterator[None]:
+    """While the JVM is launched, point this process's standard error at `path`: the JVM inherits it, so
+    its whole output (launcher notices, log4j's console appender, native libraries' messages, Python
+    workers' stderr) goes to that file for the session's life. Python's own stderr is restored after."""
+    if path is None:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(target, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(target)
+
+
+def get_spark(spark_conf: Mapping[str, Any] | None = None, *, jvm_log: str | None = None) -> SparkSession:
+    """Return the active SparkSession, the launcher's, a Connect one, or build a local one from config.
+
+    `jvm_log`: a file for the output of a JVM started here (else it shares this process's stderr).
+    """
     active = SparkSession.getActiveSession()
     if active is not None:
         active.conf.set("spark.sql.session.timeZone", "UTC")
@@ -125,6 +149,12 @@ def get_spark(spark_conf: Mapping[str, Any] | None = None) -> SparkSession:
         builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={logging_conf}")
     for key, value in dict(conf.get("extra") or {}).items():
         builder = builder.config(str(key), str(value))
-    spark = builder.config("spark.log.level", "WARN").getOrCreate()
-    log.info("started local Spark %s (%s)", spark.version, conf.get("master", "local[*]"))
+    with _stderr_to(jvm_log):
+        spark = builder.config("spark.log.level", "WARN").getOrCreate()
+    log.info(
+        "started local Spark %s (%s)%s",
+        spark.version,
+        conf.get("master", "local[*]"),
+        f"; its output goes to {jvm_log}" if jvm_log else "",
+    )
     return spark

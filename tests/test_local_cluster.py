@@ -82,7 +82,8 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> tuple[Pat
     # Run from an empty directory: nothing may come from the source tree.
     done = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return here, there, done.stdout + done.stderr
+    (run_log,) = there.glob("runs/*/segspark.log")
+    return here, there, done.stdout + done.stderr + run_log.read_text()
 
 
 def _table(spark: SparkSession, root: Path, table: str, day: str) -> DataFrame:

@@ -232,6 +232,8 @@ def test_canary_key_is_never_written(shop_run: Path, tmp_path: Path) -> None:
     assert fake.requests and all(canary in " ".join(h.values()) for h, _ in fake.requests)
     assert "API status 500" in done.stderr
     assert canary not in done.stdout and canary not in done.stderr
+    logs = list(root.glob("runs/*/*.log"))
+    assert logs and not [p for p in logs if canary in p.read_text()]
     written = [p for p in [*root.rglob("*"), *events.rglob("*")] if p.is_file()]
     assert any(p.parent == events or events in p.parents for p in written), "no Spark event log was written"
     for path in written:
