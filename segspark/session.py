@@ -70,14 +70,16 @@ def _platform_session() -> SparkSession:
     return spark
 
 
-def _connect_session(remote: str, conf: Mapping[str, Any]) -> SparkSession:
+def _connect_session(remote: str, conf: Mapping[str, Any], jvm_log: str | None = None) -> SparkSession:
     """A Spark Connect session; `local[N]` starts a local Connect server (needs Java, like classic)."""
     if remote.startswith("local"):
         check_java()
     builder = SparkSession.builder.remote(remote).config("spark.sql.session.timeZone", "UTC")
     for key, value in dict(conf.get("extra") or {}).items():
         builder = builder.config(str(key), str(value))
-    spark = builder.getOrCreate()
+    # A local[N] remote starts a Connect server JVM here: its output goes where a local session's would.
+    with _stderr_to(jvm_log if remote.startswith("local") else None):
+        spark = builder.getOrCreate()
     log.info("connected to Spark %s over Spark Connect (%s)", spark.version, remote)
     return spark
 
@@ -120,7 +122,7 @@ def get_spark(spark_conf: Mapping[str, Any] | None = None, *, jvm_log: str | Non
         return _platform_session()
     remote = conf.get("remote") or os.environ.get("SPARK_REMOTE")
     if remote:
-        return _connect_session(str(remote), conf)
+        return _connect_session(str(remote), conf, jvm_log)
     check_java()
     builder = (
         SparkSession.builder.master(str(conf.get("master", "local[*]")))

@@ -21,116 +21,49 @@ below is kept: readers other than segspark's must go through Delta (or segspark'
     <root>/<table>/<key>=<value>/run_id=R/part-*.parquet     the data
     <root>/<table>/_commits/<key>=<value>/run_id=R/*.json    the commit marker
 
-Data goes to a directory no reader looks at until its marker exists, and the
-marker (row count, schema hash, run id, commit sequence) is written last. A
-run killed at any point therefore leaves the previous committed version of
-the partition readable, and partitions of other values are never touched.
-Directories starting with `_` are invisible to Spark's partition discovery.
-After a commit, older versions of the same partition are deleted (local
-stores; on object stores they are left and ignored).
-
-A partition version may be made of several parts: an append (incremental
-ingestion) writes only its own `run_id=R` directory and commits a marker that
-lists the parts kept from the previous version plus the new one, each with
-what its writer recorded (the ingestion ledger lives there). Readers read
-exactly the listed parts.
+Data goes to a run directory no reader looks at until its marker exists; the marker is written last
+(segspark.commits), and older versions are deleted after a commit (local stores; elsewhere left, ignored).
 """
 
 from __future__ import annotations
 
-import ctypes
-import errno
-import hashlib
-import json
 import logging
-import os
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
-from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
+from segspark.commits import OPEN, PARTITION_MARKER, RUNS, Commit, Part, committed, marker_dir, schema_hash
+from segspark.commits import write_marker as _write_marker
 from segspark.delta import DELTA_HELP, FORMAT_CONF, delta_available, use_format
 from segspark.exc import MissingInputError, SegsparkError
 from segspark.paths import COMMITS, PARTITION_KEYS, is_local, local_path, staging_path, table_path
+from segspark.swap import exchange, link_part
+from segspark.swap import publish as _publish
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "DELTA_HELP",
+    "OPEN",
+    "PARTITION_MARKER",
+    "RUNS",
     "Commit",
     "Part",
     "committed",
     "delta_available",
+    "exchange",
     "read_partitions",
     "read_table",
     "use_format",
     "write_partition",
 ]
 
-MARKER = T.StructType(
-    [
-        T.StructField("partition_key", T.StringType(), False),
-        T.StructField("partition_value", T.StringType(), False),
-        T.StructField("run_id", T.StringType(), False),
-        T.StructField("row_count", T.LongType(), False),
-        T.StructField("schema_hash", T.StringType(), False),
-        T.StructField("committed_ns", T.LongType(), False),
-        # JSON list of {run_id, rows, info}: the data directories this version is made of.
-        T.StructField("parts", T.StringType(), True),
-    ]
-)
 PART_COLUMN = "_part"  # Delta only: which part (run) wrote a row
-PARTITION_MARKER = "_segspark_commit.json"  # an open partition's commit, inside the partition directory
-OPEN, RUNS = "open", "runs"  # layouts: open partition directories (local), run directories + _commits/
-
-
-@dataclass(frozen=True)
-class Part:
-    """One data directory of a partition version, with what its writer recorded about it."""
-
-    run_id: str
-    rows: int
-    info: Mapping[str, Any] = field(default_factory=dict)
-    # Its data files' names, in an open partition directory (run-directory parts own their directory).
-    files: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        """The part as plain data for the marker."""
-        out = {"run_id": self.run_id, "rows": self.rows, "info": dict(self.info)}
-        return {**out, "files": list(self.files)} if self.files else out
-
-
-@dataclass(frozen=True)
-class Commit:
-    """What a committed partition version holds."""
-
-    partition_value: str
-    run_id: str
-    row_count: int
-    schema_hash: str
-    committed_ns: int
-    parts: tuple[Part, ...] = ()
-    layout: str = RUNS
-
-    def part_ids(self) -> tuple[str, ...]:
-        """The run ids whose data directories make up this version."""
-        return tuple(p.run_id for p in self.parts) or (self.run_id,)
-
-    def fingerprints(self) -> dict[str, Part]:
-        """The parts that recorded the content fingerprint of their input, by fingerprint."""
-        return {str(p.info["fingerprint"]): p for p in self.parts if p.info.get("fingerprint")}
-
-
-def schema_hash(schema: T.StructType) -> str:
-    """A short stable hash of a schema (names, types, nullability)."""
-    return hashlib.sha256(schema.json().encode()).hexdigest()[:16]
 
 
 def _format(spark: SparkSession) -> str:
@@ -210,7 +143,7 @@ def _write_open(
     part = Part(run_id, written.count(), dict(info or {}), files)
     if keep:
         _check_append(spark, root, table, key, value, new_hash)
-        keep = [_link_part(p, visible, staged) for p in keep]
+        keep = [link_part(p, visible, staged) for p in keep]
     parts = (*keep, part)
     commit = Commit(value, run_id, sum(p.rows for p in parts), new_hash, time.time_ns(), parts, OPEN)
     _write_marker(spark, staged.as_posix(), key, commit)
@@ -241,7 +174,7 @@ def open_old_partitions(root: str) -> list[str]:
             if staged.exists():  # an earlier attempt, killed
                 shutil.rmtree(staged)
             staged.mkdir(parents=True)
-            parts = tuple(_link_part(p, visible, staged) for p in commit.parts)
+            parts = tuple(link_part(p, visible, staged) for p in commit.parts)
             # One nanosecond newer than the old marker, which outranks it until it is deleted below.
             new = replace(commit, parts=parts, layout=OPEN, committed_ns=commit.committed_ns + 1)
             _write_marker(None, staged.as_posix(), key, new)
@@ -256,51 +189,6 @@ def _check_append(spark: SparkSession, root: str, table: str, key: str, value: s
     previous = committed(spark, root=root, table=table, key=key).get(value)
     if previous is not None and previous.schema_hash != new_hash:
         raise SegsparkError(f"refusing to append to {table} {key}={value}: the schema differs from its parts'")
-
-
-def _link_part(part: Part, visible: Path, staged: Path) -> Part:
-    """Hard-link a kept part's files into the staged version (no copy; the old version keeps its own links)."""
-    source = visible if part.files else visible / f"run_id={part.run_id}"
-    names = part.files or tuple(sorted(f.name for f in source.glob("*.parquet")))
-    for name in names:
-        os.link(source / name, staged / name)
-    return Part(part.run_id, part.rows, part.info, names)
-
-
-def _publish(staged: Path, visible: Path) -> None:
-    """Make `staged` the visible partition directory in one step; the old version is deleted after."""
-    visible.parent.mkdir(parents=True, exist_ok=True)
-    if not visible.exists():
-        os.rename(staged, visible)
-        return
-    exchange(staged, visible)
-    shutil.rmtree(staged, ignore_errors=True)  # now the superseded version
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def exchange(a: Path, b: Path) -> None:
-    """Swap two directories atomically (Linux renameat2 RENAME_EXCHANGE).
-
-    Where the call is missing (not Linux) the swap is done by three renames, during which a reader can
-    briefly miss the partition; docs/guide.md says so.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    call = getattr(libc, "renameat2", None)
-    if call is not None:
-        if call(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-            return
-        err = ctypes.get_errno()
-        if err == errno.EXDEV:
-            raise SegsparkError(f"{a} and {b} are on different file systems; the warehouse must be on one")
-        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
-            raise OSError(err, os.strerror(err), str(b))
-    aside = a.with_name(a.name + ".old")
-    os.rename(b, aside)
-    os.rename(a, b)
-    os.rename(aside, a)
 
 
 def _write_runs(
@@ -328,7 +216,7 @@ def _write_runs(
     part = Part(run_id, written.count(), dict(info or {}))
     parts = (*keep, part)
     commit = Commit(value, run_id, sum(p.rows for p in parts), new_hash, time.time_ns(), parts)
-    _write_marker(spark, _marker_dir(root, table, key, value, run_id), key, commit)
+    _write_marker(spark, marker_dir(root, table, key, value, run_id), key, commit)
     _drop_old_versions(root, table, key, value, keep=commit.part_ids())
     return commit
 
@@ -352,51 +240,6 @@ def _write_delta(df: DataFrame, path: str, key: str, value: str, run_id: str, ke
     return added.filter((F.col(key) == F.lit(value)) & (F.col(PART_COLUMN) == F.lit(run_id))).drop(key, PART_COLUMN)
 
 
-def _marker_dir(root: str, table: str, key: str, value: str, run_id: str) -> str:
-    return "/".join([table_path(root, table), COMMITS, f"{key}={value}", f"run_id={run_id}"])
-
-
-def _write_marker(spark: SparkSession | None, marker_dir: str, key: str, commit: Commit) -> None:
-    name = PARTITION_MARKER if commit.layout == OPEN else "marker.json"
-    row = {
-        "partition_key": key,
-        "partition_value": commit.partition_value,
-        "run_id": commit.run_id,
-        "row_count": commit.row_count,
-        "schema_hash": commit.schema_hash,
-        "committed_ns": commit.committed_ns,
-        "parts": json.dumps([p.as_dict() for p in commit.parts]),
-    }
-    if is_local(marker_dir):
-        # One small file, renamed into place: it exists whole or not at all.
-        path = local_path(marker_dir)
-        path.mkdir(parents=True, exist_ok=True)
-        tmp = path / f".{name}.tmp"
-        tmp.write_text(json.dumps(row))
-        os.replace(tmp, path / name)
-        return
-    if spark is None:
-        raise SegsparkError(f"writing the commit marker of {marker_dir} needs a Spark session")
-    spark.createDataFrame([tuple(row.values())], MARKER).coalesce(1).write.mode("overwrite").json(marker_dir)
-
-
-def _read_markers(spark: SparkSession | None, commits_dir: str) -> list[dict[str, object]]:
-    if is_local(commits_dir):
-        base = local_path(commits_dir)
-        runs = [json.loads(f.read_text()) for f in sorted(base.glob("*/run_id=*/marker.json"))]
-        opened = [
-            {**json.loads(f.read_text()), "layout": OPEN} for f in sorted(base.parent.glob(f"*/{PARTITION_MARKER}"))
-        ]
-        return runs + opened
-    if spark is None:
-        raise SegsparkError(f"reading the commits of {commits_dir} needs a Spark session")
-    try:
-        reader = spark.read.schema(MARKER).option("recursiveFileLookup", "true")
-        return [r.asDict() for r in reader.json(commits_dir).collect()]  # one row per partition version
-    except AnalysisException:
-        return []
-
-
 def _drop_old_versions(root: str, table: str, key: str, value: str, keep: Sequence[str]) -> None:
     """Delete data directories no longer listed and every older marker of the partition (local stores)."""
     if not is_local(root):
@@ -405,42 +248,10 @@ def _drop_old_versions(root: str, table: str, key: str, value: str, keep: Sequen
     for old in data.glob("run_id=*"):
         if old.name.removeprefix("run_id=") not in keep:
             shutil.rmtree(old, ignore_errors=True)
-    markers = local_path(_marker_dir(root, table, key, value, keep[-1])).parent
+    markers = local_path(marker_dir(root, table, key, value, keep[-1])).parent
     for old in markers.glob("run_id=*"):
         if old.name != f"run_id={keep[-1]}":
             shutil.rmtree(old, ignore_errors=True)
-
-
-def committed(spark: SparkSession | None, *, root: str, table: str, key: str) -> dict[str, Commit]:
-    """Return the latest committed version of every partition of `table`, by value (no session is needed
-    for a local warehouse)."""
-    commits_dir = "/".join([table_path(root, table), COMMITS])
-    rows = [r for r in _read_markers(spark, commits_dir) if r["partition_key"] == key]
-    latest: dict[str, Commit] = {}
-    for row in rows:
-        c = Commit(
-            str(row["partition_value"]),
-            str(row["run_id"]),
-            int(row["row_count"]),  # type: ignore[call-overload]
-            str(row["schema_hash"]),
-            int(row["committed_ns"]),  # type: ignore[call-overload]
-            _parts(row.get("parts")) or (Part(str(row["run_id"]), int(row["row_count"])),),  # type: ignore[call-overload]
-            str(row.get("layout") or RUNS),
-        )
-        prev = latest.get(c.partition_value)
-        if prev is None or (c.committed_ns, c.run_id) > (prev.committed_ns, prev.run_id):
-            latest[c.partition_value] = c
-    return latest
-
-
-def _parts(text: object) -> tuple[Part, ...]:
-    """The parts listed in a marker (markers written before parts existed list none)."""
-    if not text:
-        return ()
-    return tuple(
-        Part(str(p["run_id"]), int(p["rows"]), p.get("info") or {}, tuple(p.get("files") or ()))
-        for p in json.loads(str(text))
-    )
 
 
 def read_partitions(

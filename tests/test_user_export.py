@@ -325,7 +325,9 @@ def test_features_and_scoring_run_on_spark_connect(spark: SparkSession, shop_run
         timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "over Spark Connect (local[2])" in done.stderr
+    run_log = sorted(root.glob("runs/*/segspark.log"))[-1]  # this command's (run ids sort by time)
+    assert "over Spark Connect (local[2])" in run_log.read_text()
+    assert "incubator" not in done.stderr  # the Connect server's JVM writes to the run's spark.log
     for table, order in (("features", "customer_id"), ("customer_profiles", "customer_id")):
         classic = read_partitions(spark, root=str(shop_run), table=table, key="snapshot_date", values=["2023-05-01"])
         remote = read_partitions(spark, root=str(root), table=table, key="snapshot_date", values=["2023-05-01"])
