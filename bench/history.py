@@ -26,7 +26,7 @@ from segspark.features.step import run_features
 from segspark.history.step import backfill_dates, run_drift
 from segspark.mapping import load_mapping
 from segspark.model.step import run_fit
-from segspark.steps import backfill_step
+from segspark.snapshots import backfill_step
 
 AS_OF = date(2011, 12, 10)
 

@@ -61,8 +61,8 @@ _HOMES = {
     "segspark.schedule.weekly": ("run_week",),
     "segspark.score.profile": ("customer_document",),
     "segspark.session": ("get_spark",),
+    "segspark.snapshots": ("backfill_step",),
     "segspark.steps": (
-        "backfill_step",
         "drift_step",
         "features_step",
         "fit_step",
@@ -85,8 +85,8 @@ if TYPE_CHECKING:
     from segspark.schedule.weekly import run_week
     from segspark.score.profile import customer_document
     from segspark.session import get_spark
+    from segspark.snapshots import backfill_step
     from segspark.steps import (
-        backfill_step,
         drift_step,
         features_step,
         fit_step,

@@ -13,7 +13,8 @@ from segspark.history.step import backfill_dates
 from segspark.model.manifest import load_manifest
 from segspark.render import drift_lines, features_lines, score_lines
 from segspark.runlog import write_summary
-from segspark.steps import backfill_step, drift_step, snapshot_step
+from segspark.snapshots import backfill_step, snapshot_step
+from segspark.steps import drift_step
 
 
 def add_snapshot_args(p: argparse.ArgumentParser) -> None:

@@ -1,9 +1,6 @@
-"""Source mapping files: how a user's order export becomes canonical order lines.
-
-A mapping is plain YAML (see docs/mapping.md). Everything about a source that
-would otherwise need code lives here: column names, timestamp format and zone,
-how returns are marked, which lines are not products, the duplicate policy.
-"""
+"""Source mapping files (plain YAML, docs/mapping.md): how a user's order export becomes canonical order
+lines. Everything about a source that would otherwise need code lives here: column names, timestamp
+format and zone, how returns are marked, which lines are not products, the duplicate policy."""
 
 from __future__ import annotations
 
@@ -22,19 +19,8 @@ from segspark.exc import MappingError
 from segspark.schema import CANONICAL_TYPES, REQUIRED_COLUMNS, TICKET_REQUIRED, TICKET_TYPES
 
 FORMATS = ("parquet", "csv", "delta", "json")
-TOP_KEYS = {
-    "name",
-    "description",
-    "source",
-    "columns",
-    "timestamp",
-    "returns",
-    "exclude_products",
-    "exclude_product_patterns",
-    "duplicates",
-    "lookups",
-    "tickets",
-}
+_TOP = ("name", "description", "source", "columns", "timestamp", "returns", "duplicates", "lookups", "tickets")
+TOP_KEYS = frozenset((*_TOP, "exclude_products", "exclude_product_patterns"))
 # Reason codes users may give excluded products; they land in rejects as out-of-scope.
 REASON_RE = re.compile(r"^[a-z][a-z0-9_]{2,39}$")
 
@@ -282,9 +268,8 @@ def _tickets(origin: str, raw: Any, name: str, orders_ts: Mapping[str, Any]) -> 
 def _lookup(origin: str, i: int, raw: Any) -> Lookup:
     if not isinstance(raw, Mapping):
         raise _err(origin, f"lookups[{i}] must be a mapping")
-    for key in ("path", "key", "columns"):
-        if key not in raw:
-            raise _err(origin, f"lookups[{i}].{key} is required")
+    if missing := [key for key in ("path", "key", "columns") if key not in raw]:
+        raise _err(origin, f"lookups[{i}].{missing[0]} is required")
     cols = raw["columns"]
     if not isinstance(cols, Mapping) or not set(cols) <= set(CANONICAL_TYPES):
         raise _err(origin, f"lookups[{i}].columns must map canonical columns to lookup columns")

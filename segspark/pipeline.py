@@ -21,9 +21,9 @@ from segspark.history.baselines import UNSCORABLE
 from segspark.history.step import backfill_dates, drift_plan
 from segspark.render import drift_lines, features_lines, model_lines, score_lines
 from segspark.runlog import write_summary
+from segspark.snapshots import backfill_step
 from segspark.steps import (
     FitResult,
-    backfill_step,
     drift_step,
     features_step,
     first_order_date,

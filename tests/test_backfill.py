@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from segspark import steps
+from segspark import snapshots
 from segspark.config import load_config
 from segspark.context import RunContext
 from segspark.exc import ConfigError
@@ -53,14 +53,14 @@ def _record(
             raise RuntimeError(f"boom on {day}")
         return f"profiles/{day}"
 
-    monkeypatch.setattr(steps, "snapshot_step", fake)
+    monkeypatch.setattr(snapshots, "snapshot_step", fake)
     return seen
 
 
 def test_two_workers_run_two_dates_at_once_and_return_in_date_order(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _record(monkeypatch, together=2)
     ctx = _ctx(workers=2)
-    got = steps.backfill_step(ctx, backfill_dates(AS_OF, [7, 14, 28]), None)  # type: ignore[arg-type]
+    got = snapshots.backfill_step(ctx, backfill_dates(AS_OF, [7, 14, 28]), None)  # type: ignore[arg-type]
     assert list(got.values()) == [
         "profiles/2024-06-01",
         "profiles/2024-05-25",
@@ -75,7 +75,7 @@ def test_two_workers_run_two_dates_at_once_and_return_in_date_order(monkeypatch:
 def test_one_worker_runs_dates_in_order_newest_first(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _record(monkeypatch, linger=0.2)
     days = [d for d in backfill_dates(AS_OF, [28, 7]) if d != AS_OF]
-    got = steps.backfill_step(_ctx(workers=1), days, None)  # type: ignore[arg-type]
+    got = snapshots.backfill_step(_ctx(workers=1), days, None)  # type: ignore[arg-type]
     assert seen["peak"] == 1
     assert seen["started"] == [date(2024, 5, 25), date(2024, 5, 4)]
     assert list(got.values()) == ["profiles/2024-05-25", "profiles/2024-05-04"]
@@ -86,7 +86,7 @@ def test_a_failed_date_stops_new_dates_and_raises(monkeypatch: pytest.MonkeyPatc
     seen = _record(monkeypatch, fail=date(2024, 5, 25))
     ctx = _ctx(workers=1)
     with pytest.raises(RuntimeError, match="boom on 2024-05-25"):
-        steps.backfill_step(ctx, backfill_dates(AS_OF, [7, 14, 28]), None)  # type: ignore[arg-type]
+        snapshots.backfill_step(ctx, backfill_dates(AS_OF, [7, 14, 28]), None)  # type: ignore[arg-type]
     assert seen["started"] == [date(2024, 6, 1), date(2024, 5, 25)]
     assert "backfill" not in ctx.summary.get("steps", {})
 
@@ -94,14 +94,14 @@ def test_a_failed_date_stops_new_dates_and_raises(monkeypatch: pytest.MonkeyPatc
 def test_workers_below_one_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     _record(monkeypatch)
     with pytest.raises(ConfigError, match="backfill_workers"):
-        steps.backfill_step(_ctx(workers=0), backfill_dates(AS_OF, [7]), None)  # type: ignore[arg-type]
+        snapshots.backfill_step(_ctx(workers=0), backfill_dates(AS_OF, [7]), None)  # type: ignore[arg-type]
 
 
 def test_spark_connect_runs_one_date_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _record(monkeypatch, linger=0.2)
-    monkeypatch.setattr(steps, "is_remote", lambda: True)
+    monkeypatch.setattr(snapshots, "is_remote", lambda: True)
     ctx = _ctx(workers=2)
-    steps.backfill_step(ctx, backfill_dates(AS_OF, [7, 14]), None)  # type: ignore[arg-type]
+    snapshots.backfill_step(ctx, backfill_dates(AS_OF, [7, 14]), None)  # type: ignore[arg-type]
     assert seen["peak"] == 1
     assert ctx.summary["steps"]["backfill"]["workers"] == 1
 
@@ -114,13 +114,13 @@ def test_an_unscorable_date_is_skipped_with_its_reason_when_asked(monkeypatch: p
             raise FeatureMismatchError("features do not match model m1: missing column(s) ['r__x']", ["r__x"])
         return f"profiles/{day}"
 
-    monkeypatch.setattr(steps, "snapshot_step", fake)
+    monkeypatch.setattr(snapshots, "snapshot_step", fake)
     days = backfill_dates(AS_OF, [7, 28])
     skipped: dict[date, str] = {}
     model = SimpleNamespace(model_version="m1")
-    got = steps.backfill_step(_ctx(workers=1), days, model, unscorable=skipped)  # type: ignore[arg-type]
+    got = snapshots.backfill_step(_ctx(workers=1), days, model, unscorable=skipped)  # type: ignore[arg-type]
     assert list(got) == [date(2024, 6, 1), date(2024, 5, 25)]
     assert list(skipped) == [date(2024, 5, 4)] and "no input for yet: ['r']" in skipped[date(2024, 5, 4)]
     # Without somewhere to record it, the mismatch is an error, as before.
     with pytest.raises(FeatureMismatchError):
-        steps.backfill_step(_ctx(workers=1), days, model)  # type: ignore[arg-type]
+        snapshots.backfill_step(_ctx(workers=1), days, model)  # type: ignore[arg-type]

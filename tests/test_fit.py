@@ -115,7 +115,7 @@ def test_archetypes_registry(three: tuple[DataFrame, Manifest]) -> None:
 def test_archetype_registry_is_a_table_and_the_manifest_keeps_the_most_common(
     three: tuple[DataFrame, Manifest],
 ) -> None:
-    from segspark.model.fit import archetype_registry, observed_archetypes
+    from segspark.model.archetypes import archetype_registry, observed_archetypes
     from segspark.model.identity import archetype_id
 
     df, m = three

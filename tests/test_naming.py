@@ -11,8 +11,9 @@ from typing import Any
 import httpx2
 import pytest
 
-from segspark.model.claude_names import CACHE_FILE, NamingSettings, name_model, parse_reply
+from segspark.model.claude_names import NamingSettings, name_model, parse_reply
 from segspark.model.manifest import Manifest
+from segspark.model.naming_cache import CACHE_FILE
 from segspark.model.step import name_and_cache
 from tests.hand_model import hand_manifest
 

@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segspark.exc import SegsparkError
-from segspark.model.fit import archetype_id_column
+from segspark.model.archetypes import archetype_id_column
 from segspark.score.core import ScoringModel, archetype_keys, level3_document, profile_record, score
 from segspark.score.spark import PROFILE_COLUMNS, score_profiles
 from segspark.tables import read_partitions, write_partition

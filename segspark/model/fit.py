@@ -11,62 +11,20 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.utils import is_remote
 
 from segspark.exc import SegsparkError
 from segspark.features.axes import AxisSpec
 from segspark.model import identity, naming
-from segspark.model.assign import dominant_column
+from segspark.model.archetypes import archetype_registry, observed_archetypes
 from segspark.model.kmeans import AxisFit, AxisUnfittable, KSearch, fit_axis
 from segspark.model.manifest import AxisModel, Manifest
-from segspark.model.quantiles import exact_quantiles
+from segspark.model.stats import axis_transforms, population_stats
 from segspark.model.transforms import inverse_transform, spark_transform
 
 log = logging.getLogger(__name__)
-
-
-def _population(
-    features: DataFrame, axes: Sequence[AxisSpec]
-) -> tuple[dict[str, dict[str, float]], dict[str, list[float]], str, dict[str, int]]:
-    """Per column min / median / max and exact clip quantiles, a content fingerprint, and per axis the
-    customers with every feature observed."""
-    aggs = [F.count(F.lit(1)).alias("_rows"), F.sum(F.xxhash64(*features.columns).cast("decimal(38,0)")).alias("_hash")]
-    wanted: dict[str, list[float]] = {}
-    clips: dict[str, tuple[float, float]] = {}
-    for axis in axes:
-        # Customers on whom every feature of the axis is observed (none imputed): what the axis can support.
-        observed = F.lit(True)
-        for feature in axis.features:
-            observed = observed & F.col(axis.column(feature)).isNotNull()
-        aggs.append(F.count_if(observed).alias(f"{axis.name}|observed"))
-        for feature, t in axis.features.items():
-            col = axis.column(feature)
-            aggs += [F.min(col).alias(f"{col}|min"), F.max(col).alias(f"{col}|max")]
-            wanted[col] = [0.5]
-            if t.kind == "clip" and t.clip is not None:
-                clips[col] = t.clip
-                wanted[col] += list(t.clip)
-    row = features.agg(*aggs).first()
-    assert row is not None
-    quantiles = exact_quantiles(features, wanted, rows=int(row["_rows"]))
-    values = {col: {"min": row[f"{col}|min"], "median": quantiles[col][0], "max": row[f"{col}|max"]} for col in wanted}
-    stats = {col: {s: float(v) if v is not None else 0.0 for s, v in vals.items()} for col, vals in values.items()}
-    bounds = {col: [float(v) if v is not None else 0.0 for v in quantiles[col][1:]] for col in clips}
-    observed_by_axis = {axis.name: int(row[f"{axis.name}|observed"]) for axis in axes}
-    return stats, bounds, f"{row['_rows']}:{row['_hash']}", observed_by_axis
-
-
-def _transforms(axis: AxisSpec, bounds: Mapping[str, list[float]]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for feature, t in axis.features.items():
-        if t.kind == "clip":
-            low, high = bounds[axis.column(feature)]
-            out[feature] = {"kind": "clip", "quantiles": list(t.clip or ()), "low": low, "high": high}
-        else:
-            out[feature] = {"kind": t.kind}
-    return out
 
 
 def _axis_model(
@@ -160,46 +118,6 @@ def _axis_model(
     )
 
 
-# Archetypes the manifest lists (the most common); the whole registry is a table next to it.
-TOP_ARCHETYPES = 100
-
-
-def archetype_registry(features: DataFrame, models: Mapping[str, AxisModel], axes: Sequence[str]) -> DataFrame:
-    """archetype_id, archetype_key and customers of every combination of dominant segments observed in
-    `features` over the archetype axes: as many rows as combinations, so it stays a table, never a list."""
-    dominant = features.select(*[dominant_column(models[a]).alias(a) for a in axes])
-    key = F.concat_ws("|", *[F.col(a) for a in axes])
-    return (
-        dominant.groupBy(*axes)
-        .agg(F.count(F.lit(1)).alias("customers"))
-        .select(archetype_id_column(key).alias("archetype_id"), key.alias("archetype_key"), "customers")
-    )
-
-
-def archetype_id_column(key: Column) -> Column:
-    """`identity.archetype_id` as a Spark expression: "A" and the first 10 hex digits of the key's SHA-256."""
-    return F.concat(F.lit("A"), F.substring(F.sha2(key, 256), 1, 10))
-
-
-def observed_archetypes(registry: DataFrame, axes: Sequence[str], top: int = TOP_ARCHETYPES) -> list[dict[str, Any]]:
-    """The `top` most common combinations of the registry (most common first), for the manifest."""
-    if not axes:
-        return []
-    rows = registry.orderBy(F.desc("customers"), "archetype_key").limit(top).collect()  # at most `top` rows
-    out = []
-    for r in rows:
-        key = r["archetype_key"]
-        out.append(
-            {
-                "archetype_id": r["archetype_id"],
-                "key": key,
-                "segments": dict(zip(axes, key.split("|"), strict=True)),
-                "count": int(r["customers"]),
-            }
-        )
-    return out
-
-
 def fit_model(
     features: DataFrame,
     axes: Sequence[AxisSpec],
@@ -223,7 +141,7 @@ def fit_model(
             continue
         primary = axis.primary if axis.primary in kept else next(iter(kept))
         runnable.append(AxisSpec(axis.name, True, axis.marketing, axis.needs, primary, kept))
-    stats, bounds, fingerprint, observed = _population(features, runnable)
+    stats, bounds, fingerprint, observed = population_stats(features, runnable)
     total = int(fingerprint.split(":")[0])
     search = KSearch(
         int(cfg["k_min"]),
@@ -250,7 +168,7 @@ def fit_model(
         else:
             supported.append(axis)
     runnable = supported
-    transforms = {axis.name: _transforms(axis, bounds) for axis in runnable}
+    transforms = {axis.name: axis_transforms(axis, bounds) for axis in runnable}
 
     partitions = min(int(cfg["partitions"]), max(1, -(-total // int(cfg["rows_per_partition"]))))
 

@@ -10,10 +10,12 @@ from pyspark.sql import DataFrame, SparkSession
 
 from segspark.features.axes import load_axes
 from segspark.mapping import SourceMapping
-from segspark.model.claude_names import CACHE_FILE, NamingSettings, load_cache, name_model, save_cache
-from segspark.model.fit import archetype_registry, fit_model
+from segspark.model.archetypes import archetype_registry
+from segspark.model.claude_names import NamingSettings, name_model
+from segspark.model.fit import fit_model
 from segspark.model.kmeans import AxisFit
 from segspark.model.manifest import REGISTRY, Manifest, load_manifest, model_dir, save_manifest
+from segspark.model.naming_cache import CACHE_FILE, load_cache, save_cache
 from segspark.paths import local_path
 from segspark.tables import committed, read_partitions
 

@@ -31,9 +31,9 @@ from segspark.paths import is_local, local_path
 from segspark.render import dates_text, drift_lines, features_lines, model_lines
 from segspark.schedule.policy import ModelHealth, RefitPolicy, model_health, refit_reasons
 from segspark.score.step import PROFILES
+from segspark.snapshots import backfill_step
 from segspark.steps import (
     ReportResult,
-    backfill_step,
     drift_step,
     features_step,
     first_order_date,
