@@ -10,12 +10,14 @@ import logging
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 from segspark import __version__, commands, commands_history, commands_lookalike
 from segspark.config import Config, load_config
 from segspark.context import QUIET_JVM
 from segspark.exc import ConfigError, SegsparkError
+from segspark.progress import live_steps
 
 log = logging.getLogger("segspark")
 
@@ -159,7 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("segspark %s from %s", __version__, Path(__file__).parent)
     try:
         config = load_config(args.config, args.sets)
-        return COMMANDS[args.command][2](config, args)
+        with nullcontext() if args.verbose else live_steps():
+            return COMMANDS[args.command][2](config, args)
     except ConfigError as err:
         print(f"segspark: configuration error: {err}", file=sys.stderr)
         return 2
