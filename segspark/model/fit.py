@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
@@ -127,8 +127,13 @@ def fit_model(
     cfg: Mapping[str, Any],
     previous: Manifest | None = None,
     skipped: Mapping[str, str] | None = None,
+    registry_at: Callable[[str], str] | None = None,
 ) -> tuple[Manifest, dict[str, AxisFit]]:
-    """Fit every axis whose columns are in `features`; return the manifest and the MLlib fits."""
+    """Fit every axis whose columns are in `features`; return the manifest and the MLlib fits.
+
+    `registry_at(model_version)`: where to write the archetype registry table (Parquet), which the manifest's
+    most common archetypes and count are then read from; without it the registry is only counted.
+    """
     present = set(features.columns)
     runnable = []
     skipped_axes = dict(skipped or {})
@@ -261,7 +266,14 @@ def fit_model(
         fit_config=settings,
     )
     if arche_axes:
-        registry = archetype_registry(features, models, arche_axes).cache()
+        registry = archetype_registry(features, models, arche_axes)
+        if registry_at is not None:
+            # Aggregated once: written as Spark partitions it (a single-file coalesce would put every
+            # combination in one task), then read back, small, for the manifest.
+            path = registry_at(manifest.model_version)
+            registry.write.mode("overwrite").parquet(path)
+            registry = features.sparkSession.read.parquet(path)
+        registry = registry.cache()
         try:
             manifest.archetypes = observed_archetypes(registry, arche_axes)
             manifest.archetype_count = registry.count()

@@ -10,7 +10,6 @@ from pyspark.sql import DataFrame, SparkSession
 
 from segspark.features.axes import load_axes
 from segspark.mapping import SourceMapping
-from segspark.model.archetypes import archetype_registry
 from segspark.model.claude_names import NamingSettings, name_model
 from segspark.model.fit import fit_model
 from segspark.model.kmeans import AxisFit
@@ -48,7 +47,15 @@ def run_fit(
         dropped = dropped if dropped is not None else recorded.get("dropped_features") or {}
     prev = load_manifest(previous) if previous else None
     manifest, fits = fit_model(
-        features, load_axes(axes_file), as_of=as_of, source=mapping.name, cfg=cfg, previous=prev, skipped=skipped
+        features,
+        load_axes(axes_file),
+        as_of=as_of,
+        source=mapping.name,
+        cfg=cfg,
+        previous=prev,
+        skipped=skipped,
+        # Every observed combination, as a table next to the manifest (which lists only the most common).
+        registry_at=lambda version: f"{model_dir(root, version)}/{REGISTRY}",
     )
     manifest.refit_reason = list(refit_reason)
     fitted = {c for ax in manifest.axes.values() for c in ax.columns}
@@ -60,11 +67,6 @@ def run_fit(
         manifest = name_and_cache(manifest, base, NamingSettings.from_config(naming), previous)
     if cfg.get("save_mllib", True):
         save_stages(fits, base)
-    if manifest.archetype_axes:
-        # Every observed combination, as a table: the manifest lists only the most common.
-        # Written as Spark partitions it: a single-file coalesce would put every combination in one task.
-        registry = archetype_registry(features, manifest.axes, manifest.archetype_axes)
-        registry.write.mode("overwrite").parquet(f"{base}/{REGISTRY}")
     path = save_manifest(root, manifest)  # last: the manifest makes the directory a model
     return manifest, path
 
