@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -225,6 +226,7 @@ def test_canary_key_is_never_written(shop_run: Path, tmp_path: Path) -> None:
             timeout=600,
         )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "INFO  [fit] started" in done.stderr  # -v: the log lines come back to the terminal
     # A fit of its own reads the features step's reasons from the snapshot's commit.
     (fitted,) = [line.removeprefix("model: ") for line in done.stdout.splitlines() if line.startswith("model: ")]
     assert "no support tickets" in load_manifest(fitted).skipped_axes["support_history"]
@@ -325,9 +327,16 @@ def test_features_and_scoring_run_on_spark_connect(spark: SparkSession, shop_run
         timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    # The console (no -v): segspark's progress on stdout; on stderr nothing of the JVM's (launcher notices,
+    # log4j lines, progress bars) nor any INFO line: they went to the run's log files.
+    assert "scored with model" in done.stdout
+    assert not re.search(r"incubator|log4j|\d\d/\d\d/\d\d \d\d:\d\d:\d\d|INFO|\(\d+ \+ \d+\) / \d+", done.stderr), (
+        done.stderr
+    )
     run_log = sorted(root.glob("runs/*/segspark.log"))[-1]  # this command's (run ids sort by time)
     assert "over Spark Connect (local[2])" in run_log.read_text()
-    assert "incubator" not in done.stderr  # the Connect server's JVM writes to the run's spark.log
+    assert "committed customer_profiles/snapshot_date=2023-05-01" in run_log.read_text()
+    assert (run_log.parent / "spark.log").stat().st_size > 0  # the Connect server's output
     for table, order in (("features", "customer_id"), ("customer_profiles", "customer_id")):
         classic = read_partitions(spark, root=str(shop_run), table=table, key="snapshot_date", values=["2023-05-01"])
         remote = read_partitions(spark, root=str(root), table=table, key="snapshot_date", values=["2023-05-01"])
