@@ -36,6 +36,7 @@ from sklearn.cluster import KMeans
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "segspark" / "conf"
+AXES_FILE = Path(__file__).with_name("reference_axes.yaml")  # its own axes: inputs and transforms
 DAY_US = 86_400 * 10**6
 MONTH_DAYS = 30.4375
 OFFSETS = (7, 14, 28, 60, 90, 180)
@@ -678,7 +679,7 @@ def run(source: str, as_of: date | None = None, root: Path = ROOT, offsets=OFFSE
     seconds["ingest"] = time.perf_counter() - t
     if as_of is None:
         as_of = pd.to_datetime(int(lines["order_ts"].max()), unit="us").date() + timedelta(days=1)
-    axes = yaml.safe_load((CONF / "axes.yaml").read_text())["axes"]
+    axes = yaml.safe_load(AXES_FILE.read_text())["axes"]
     t = time.perf_counter()
     table, planned = features(lines, tickets, as_of, zone, axes, date_only)
     seconds["features"] = time.perf_counter() - t

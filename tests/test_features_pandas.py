@@ -120,7 +120,7 @@ def test_reference_pipeline_computes_every_feature_segspark_does(slice_and_featu
     part, got = slice_and_features
     ref = load_reference()
     lines, quarantined = ref.ingest(ref.load_mapping("online_retail_ii"), ref.ROOT, 10**18, raw=part)
-    axes = yaml.safe_load((ref.CONF / "axes.yaml").read_text())["axes"]
+    axes = yaml.safe_load(ref.AXES_FILE.read_text())["axes"]
     table, _ = ref.features(lines, None, AS_OF, "Europe/London", axes)
     assert quarantined > 0  # the slice's postage and cancellation-only lines
     assert sorted(table.columns) == sorted(got.columns)

@@ -1,4 +1,9 @@
-"""The axis registry: conf/axes.yaml validated against the features segspark knows."""
+"""The axes to compute: conf/axes.yaml, a selection from the feature registry (features.registry), validated.
+
+Per axis the file may set `enabled`, `marketing`, `primary` and `features`: a list of the registry's feature
+names (each with its default transform), or a mapping name -> transform to override one. The inputs an axis
+needs come from the registry (`needs` in the file adds to them).
+"""
 
 from __future__ import annotations
 
@@ -12,59 +17,11 @@ import yaml
 
 from segspark.config import shipped_file
 from segspark.exc import ConfigError
+from segspark.features.registry import AXES, BY_AXIS, INPUTS, TRANSFORMS, Feature
 
-# time_of_day: the timestamps carry a time of day (not a date-only export, where every line sits at midnight).
-# satisfaction, escalation: the tickets carry those columns.
-INPUTS = (
-    "orders",
-    "category",
-    "discount",
-    "returns",
-    "product",
-    "channel",
-    "tickets",
-    "time_of_day",
-    "satisfaction",
-    "escalation",
-)
-TRANSFORMS = ("none", "log1p", "signed_log1p", "clip")
-
-# Every feature segspark can compute, in SPEC order, with the inputs it needs
-# beyond the axis's own. Blocks are the modules that compute them together.
-KNOWN: dict[str, dict[str, tuple[str, ...]]] = {
-    "purchase_frequency": {
-        "orders_per_month": (),
-        "avg_days_between_orders": (),
-        "recent_orders_90d": (),
-        "purchase_consistency": (),
-    },
-    "purchase_value": {"avg_order_value": (), "lifetime_value": (), "value_trend": ()},
-    "category_exploration": {"unique_categories": (), "category_switches": (), "new_category_rate": ()},
-    "price_sensitivity": {"discount_usage_rate": (), "avg_discount_pct": (), "full_price_ratio": ()},
-    "purchase_cadence": {
-        "weekend_ratio": (),
-        "time_of_day_consistency": ("time_of_day",),
-        "seasonal_concentration": (),
-    },
-    "customer_maturity": {"tenure_months": (), "days_since_last_order": (), "expansion_rate": ("product",)},
-    "repurchase_behavior": {"repeat_purchase_rate": (), "same_product_rate": (), "loyalty_index": ()},
-    "return_behavior": {"return_rate": (), "return_value_ratio": ()},
-    "communication_preference": {
-        "primary_channel_share": (),
-        "channel_diversity": (),
-        "contact_hour_sin": ("time_of_day",),
-        "contact_hour_cos": ("time_of_day",),
-    },
-    "problem_complexity": {"refund_rate": (), "return_frequency": (), "discount_dependency": ("discount",)},
-    "loyalty_trajectory": {"order_frequency_trend": (), "recency_ratio": (), "acceleration": ()},
-    "product_knowledge": {"product_concentration": (), "repeat_product_rate": (), "expertise_level": ()},
-    "value_sophistication": {"price_point_comfort": (), "discount_hunt_score": (), "luxury_rate": ()},
-    "support_history": {
-        "tickets_per_order": (),
-        "satisfaction_avg": ("satisfaction",),
-        "escalation_rate": ("escalation",),
-    },
-}
+# Every feature segspark can compute, by axis, with the inputs it needs beyond the axis's own (derived from
+# the registry, which declares each feature once).
+KNOWN: dict[str, dict[str, tuple[str, ...]]] = {a: {n: f.needs for n, f in fs.items()} for a, fs in BY_AXIS.items()}
 
 
 @dataclass(frozen=True)
@@ -89,6 +46,11 @@ class AxisSpec:
     def column(self, feature: str) -> str:
         """The features-table column of one of this axis's features."""
         return f"{self.name}__{feature}"
+
+
+def _default(feature: Feature) -> dict[str, Any]:
+    """A registry feature's default transform, in the file's form."""
+    return {"transform": feature.transform, **({"clip": list(feature.clip)} if feature.clip else {})}
 
 
 def _transform(where: str, raw: Any) -> Transform:
@@ -119,22 +81,26 @@ def parse_axes(data: Mapping[str, Any], origin: str) -> list[AxisSpec]:
         unknown = set(raw) - {"enabled", "marketing", "needs", "primary", "features"}
         if unknown:
             raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
-        needs = tuple(raw.get("needs") or ("orders",))
+        facts = AXES[name]
+        needs = tuple(dict.fromkeys([*facts.needs, *(raw.get("needs") or ())]))
         if bad := [n for n in needs if n not in INPUTS]:
             raise ConfigError(f"{where}: unknown input(s) {bad}; known: {INPUTS}")
-        features = raw.get("features") or {}
-        if not isinstance(features, Mapping) or not features:
+        chosen = raw.get("features") if "features" in raw else list(BY_AXIS[name])
+        if isinstance(chosen, list):
+            chosen = {f: None for f in chosen}
+        if not isinstance(chosen, Mapping) or not chosen:
             raise ConfigError(f"{where}: needs at least one feature")
-        if bad := [f for f in features if f not in KNOWN[name]]:
+        if bad := [f for f in chosen if f not in KNOWN[name]]:
             raise ConfigError(f"{where}: unknown feature(s) {bad}; known: {sorted(KNOWN[name])}")
-        primary = str(raw.get("primary") or next(iter(features)))
+        features = {str(f): t if t is not None else _default(BY_AXIS[name][f]) for f, t in chosen.items()}
+        primary = str(raw.get("primary") or (facts.primary if facts.primary in features else next(iter(features))))
         if primary not in features:
             raise ConfigError(f"{where}: primary {primary!r} is not one of its features")
         out.append(
             AxisSpec(
                 name=str(name),
                 enabled=bool(raw.get("enabled", True)),
-                marketing=bool(raw.get("marketing", False)),
+                marketing=bool(raw.get("marketing", facts.marketing)),
                 needs=needs,
                 primary=primary,
                 features={str(f): _transform(f"{where}.{f}", t) for f, t in features.items()},

@@ -8,13 +8,9 @@ from pyspark.sql import functions as F
 
 from segspark.features.basis import Basis
 from segspark.features.order_features import hour_angle
+from segspark.features.registry import block_columns
 
-PRODUCES = (
-    "communication_preference__primary_channel_share",
-    "communication_preference__channel_diversity",
-    "communication_preference__contact_hour_sin",
-    "communication_preference__contact_hour_cos",
-)
+PRODUCES = block_columns("channels")
 
 
 def contacts(basis: Basis) -> DataFrame:

@@ -20,6 +20,7 @@ from segspark.features import product_features as pf
 from segspark.features import ticket_features as tf
 from segspark.features.axes import KNOWN, AxisSpec
 from segspark.features.basis import Basis, cut_lines, index_purchases, local_time, order_table
+from segspark.features.registry import block_columns
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +34,18 @@ class Block:
     compute: Callable[[Basis, Mapping[str, bool]], DataFrame]
 
 
-BLOCKS: tuple[Block, ...] = (
-    Block("orders", of.PRODUCES, lambda b, _: of.order_features(b)),
-    Block("seasonal", ("purchase_cadence__seasonal_concentration",), lambda b, _: of.seasonal_concentration(b)),
-    Block("lines", lf.PRODUCES, lambda b, _: lf.line_features(b)),
-    Block("products", pf.PRODUCT_PRODUCES, lambda b, _: pf.product_features(b)),
-    Block("categories", pf.CATEGORY_PRODUCES, lambda b, _: pf.category_features(b)),
-    Block("prices", pf.PRICE_PRODUCES, lambda b, i: pf.price_features(b, by_category=i["category"])),
-    Block("channels", ch.PRODUCES, lambda b, _: ch.channel_features(b)),
-    Block("support", tf.PRODUCES, lambda b, _: tf.support_features(b)),
-)
+# How each block of the registry (features.registry) is computed; what it produces comes from the registry.
+_COMPUTE: dict[str, Callable[[Basis, Mapping[str, bool]], DataFrame]] = {
+    "orders": lambda b, _: of.order_features(b),
+    "seasonal": lambda b, _: of.seasonal_concentration(b),
+    "lines": lambda b, _: lf.line_features(b),
+    "products": lambda b, _: pf.product_features(b),
+    "categories": lambda b, _: pf.category_features(b),
+    "prices": lambda b, i: pf.price_features(b, by_category=i["category"]),
+    "channels": lambda b, _: ch.channel_features(b),
+    "support": lambda b, _: tf.support_features(b),
+}
+BLOCKS: tuple[Block, ...] = tuple(Block(name, block_columns(name), fn) for name, fn in _COMPUTE.items())
 _PRODUCER = {col: block for block in BLOCKS for col in block.produces}
 # Why an input is missing, when "the source has no <input> data" does not say it.
 MISSING_REASONS = {

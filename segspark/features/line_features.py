@@ -7,17 +7,9 @@ from pyspark.sql import functions as F
 
 from segspark.features.basis import MONTH_DAYS, Basis, days_between
 from segspark.features.order_features import safe_ratio
+from segspark.features.registry import block_columns
 
-PRODUCES = (
-    "purchase_value__lifetime_value",
-    "price_sensitivity__avg_discount_pct",
-    "price_sensitivity__full_price_ratio",
-    "return_behavior__return_rate",
-    "return_behavior__return_value_ratio",
-    "problem_complexity__refund_rate",
-    "problem_complexity__return_frequency",
-    "problem_complexity__discount_dependency",
-)
+PRODUCES = block_columns("lines")
 
 
 def line_features(basis: Basis) -> DataFrame:

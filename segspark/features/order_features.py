@@ -8,24 +8,9 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from segspark.features.basis import MONTH_DAYS, Basis, days_between
+from segspark.features.registry import block_columns
 
-PRODUCES = (
-    "purchase_frequency__orders_per_month",
-    "purchase_frequency__avg_days_between_orders",
-    "purchase_frequency__recent_orders_90d",
-    "purchase_frequency__purchase_consistency",
-    "purchase_value__avg_order_value",
-    "purchase_value__value_trend",
-    "price_sensitivity__discount_usage_rate",
-    "purchase_cadence__weekend_ratio",
-    "purchase_cadence__time_of_day_consistency",
-    "customer_maturity__tenure_months",
-    "customer_maturity__days_since_last_order",
-    "repurchase_behavior__loyalty_index",
-    "loyalty_trajectory__order_frequency_trend",
-    "loyalty_trajectory__recency_ratio",
-    "loyalty_trajectory__acceleration",
-)
+PRODUCES = block_columns("orders")
 
 
 def hour_angle(local_ts: Column) -> Column:

@@ -9,22 +9,11 @@ from segspark.features import windows as W
 from segspark.features.basis import Basis
 from segspark.features.ladder import ladder_percentile, percent_rank, price_ladder
 from segspark.features.order_features import safe_ratio
+from segspark.features.registry import block_columns
 
-PRODUCT_PRODUCES = (
-    "customer_maturity__expansion_rate",
-    "repurchase_behavior__repeat_purchase_rate",
-    "repurchase_behavior__same_product_rate",
-    "product_knowledge__product_concentration",
-    "product_knowledge__repeat_product_rate",
-    "product_knowledge__expertise_level",
-    "value_sophistication__discount_hunt_score",
-)
-CATEGORY_PRODUCES = (
-    "category_exploration__unique_categories",
-    "category_exploration__category_switches",
-    "category_exploration__new_category_rate",
-)
-PRICE_PRODUCES = ("value_sophistication__price_point_comfort", "value_sophistication__luxury_rate")
+PRODUCT_PRODUCES = block_columns("products")
+CATEGORY_PRODUCES = block_columns("categories")
+PRICE_PRODUCES = block_columns("prices")
 
 
 def product_features(basis: Basis) -> DataFrame:

@@ -8,12 +8,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from segspark.features.basis import Basis, local_time, ts_literal
+from segspark.features.registry import block_columns
 
-PRODUCES = (
-    "support_history__tickets_per_order",
-    "support_history__satisfaction_avg",
-    "support_history__escalation_rate",
-)
+PRODUCES = block_columns("support")
 
 
 def cut_tickets(tickets: DataFrame, as_of: date, zone: str) -> DataFrame:
