@@ -64,9 +64,19 @@ def cut_lines(orders_table: DataFrame, as_of: date) -> DataFrame:
     return orders_table.filter(F.col("order_ts") < ts_literal(as_of))
 
 
+def is_purchase() -> Column:
+    """A purchase line: quantity > 0 and not a return (the one definition features and metrics share)."""
+    return (F.col("quantity") > 0) & ~F.col("is_return")
+
+
+def lifetime_value(purchase_value: Column, returned_value: Column) -> Column:
+    """Purchases minus returns (returns counted by absolute value, whatever sign the export gives them)."""
+    return F.coalesce(purchase_value, F.lit(0.0)) - F.abs(F.coalesce(returned_value, F.lit(0.0)))
+
+
 def purchase_lines(lines: DataFrame) -> DataFrame:
     """Lines with quantity > 0 that are not returns."""
-    return lines.filter((F.col("quantity") > 0) & ~F.col("is_return"))
+    return lines.filter(is_purchase())
 
 
 def order_table(lines: DataFrame, *, zone: str) -> DataFrame:

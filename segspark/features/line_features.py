@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from segspark.features.basis import MONTH_DAYS, Basis, days_between
+from segspark.features.basis import MONTH_DAYS, Basis, days_between, is_purchase, lifetime_value
 from segspark.features.order_features import safe_ratio
 from segspark.features.registry import block_columns
 
@@ -14,7 +14,7 @@ PRODUCES = block_columns("lines")
 
 def line_features(basis: Basis) -> DataFrame:
     """Per customer with at least one order: the line-level features of PRODUCES."""
-    purchase = (F.col("quantity") > 0) & ~F.col("is_return")
+    purchase = is_purchase()
     returned = F.col("is_return")
     discount = F.coalesce(F.col("discount_amount"), F.lit(0.0))
     amount = F.col("line_amount")
@@ -36,7 +36,7 @@ def line_features(basis: Basis) -> DataFrame:
     returned_units = F.coalesce(F.col("returned_units"), F.lit(0.0))
     return stats.join(per_customer, "customer_id", how="left").select(
         "customer_id",
-        (bought - returned_abs).alias("purchase_value__lifetime_value"),
+        lifetime_value(F.col("bought_value"), F.col("returned_value")).alias("purchase_value__lifetime_value"),
         safe_ratio(F.col("discount_sum"), bought + F.col("discount_sum")).alias("price_sensitivity__avg_discount_pct"),
         (F.col("full_price_lines") / F.col("purchase_lines")).alias("price_sensitivity__full_price_ratio"),
         safe_ratio(returned_units, F.col("bought_units")).alias("return_behavior__return_rate"),

@@ -11,17 +11,16 @@ from datetime import date
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from segspark.features.basis import ts_literal
+from segspark.features.basis import is_purchase, lifetime_value, ts_literal
 
 
 def business_metrics(orders_table: DataFrame, *, as_of: date) -> DataFrame:
     """customer_id, lifetime_value (purchases minus returns), total_orders (orders with a purchase line)."""
     lines = orders_table.filter(F.col("order_ts") < ts_literal(as_of))
-    purchase = (F.col("quantity") > 0) & ~F.col("is_return")
+    purchase = is_purchase()
     return lines.groupBy("customer_id").agg(
-        (
-            F.coalesce(F.sum(F.when(purchase, F.col("line_amount"))), F.lit(0.0))
-            - F.abs(F.coalesce(F.sum(F.when(F.col("is_return"), F.col("line_amount"))), F.lit(0.0)))
+        lifetime_value(
+            F.sum(F.when(purchase, F.col("line_amount"))), F.sum(F.when(F.col("is_return"), F.col("line_amount")))
         ).alias("lifetime_value"),
         F.count_distinct(F.when(purchase, F.col("order_id"))).cast("long").alias("total_orders"),
     )

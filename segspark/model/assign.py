@@ -22,10 +22,15 @@ def scaled_matrix(axis: AxisModel, raw: np.ndarray) -> np.ndarray:
 
 
 def distances(axis: AxisModel, raw: np.ndarray) -> np.ndarray:
-    """Euclidean distance of every row to every centre (n x k)."""
+    """Euclidean distances (n x k) of raw feature rows (n x d, NaN = missing) to the axis's centres: the one
+    implementation the scorer (score.core) and the fit's checks share."""
     x = scaled_matrix(axis, raw)
-    diff = x[:, None, :] - axis.centres()[None, :, :]
-    return np.asarray(np.sqrt(np.einsum("nkd,nkd->nk", diff, diff)), dtype=float)
+    centres = axis.centres()
+    # |x - c|^2 = sum_j (x_j - c_j)^2, accumulated per feature to avoid an n x k x d temporary.
+    sq = np.zeros((x.shape[0], centres.shape[0]))
+    for j in range(x.shape[1]):
+        sq += (x[:, j : j + 1] - centres[None, :, j]) ** 2
+    return np.asarray(np.sqrt(sq), dtype=float)
 
 
 def dominant(axis: AxisModel, raw: np.ndarray) -> list[str]:

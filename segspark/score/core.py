@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from segspark.model.assign import distances as axis_distances
 from segspark.model.identity import archetype_id, archetype_key
 from segspark.model.manifest import AxisModel, Manifest
-from segspark.model.transforms import numpy_transform, scale
 
 STRENGTHS = ("strong", "balanced", "weak")
 STRONG_PRIMARY = 0.7
@@ -96,18 +96,6 @@ class ScoringModel:
     def fingerprint_layout(self) -> list[tuple[str, str]]:
         """(axis, segment id) of every fingerprint position."""
         return [(name, sid) for name, ax in self.axes.items() for sid in ax.segment_ids]
-
-
-def axis_distances(axis: AxisModel, raw: np.ndarray) -> np.ndarray:
-    """Euclidean distances (n x k) of raw feature rows (n x d, NaN = missing) to the axis's centres."""
-    cols = [numpy_transform(raw[:, j], axis.transforms[f], axis.impute[f]) for j, f in enumerate(axis.features)]
-    x = scale(np.column_stack(cols), np.asarray(axis.scaler_mean), np.asarray(axis.scaler_scale))
-    centres = axis.centres()
-    # |x - c|^2 = sum_j (x_j - c_j)^2, accumulated per feature to avoid an n x k x d temporary.
-    sq = np.zeros((x.shape[0], centres.shape[0]))
-    for j in range(x.shape[1]):
-        sq += (x[:, j : j + 1] - centres[None, :, j]) ** 2
-    return np.asarray(np.sqrt(sq), dtype=float)
 
 
 def score(model: ScoringModel, raw: np.ndarray) -> Scores:
