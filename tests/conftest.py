@@ -7,7 +7,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
@@ -104,45 +103,3 @@ def shop_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> P
     )
     assert code == 0
     return root
-
-
-class Background:
-    """A subprocess started when the session starts, so that it runs beside the in-process tests; the test
-    that needs it waits for it (`result`). Output goes to a file: a pipe nobody reads would block it."""
-
-    def __init__(self, cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self._out = log.open("w")
-        self.process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self._out, stderr=subprocess.STDOUT)
-
-    def result(self, timeout: float = 900) -> tuple[int, str]:
-        """Wait for the process; return its exit code and its output."""
-        code = self.process.wait(timeout=timeout)
-        self._out.close()
-        return code, self.log.read_text()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self._out.close()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def background(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The slowest subprocess checks (a spark-submit run on local-cluster, the notebook), started at the
-    beginning when their tests are selected: each spends most of its time waiting on its own JVM, which
-    the in-process tests meanwhile use the cores for."""
-    selected = {Path(str(item.fspath)).name for item in request.session.items}
-    jobs: dict[str, Any] = {}
-    if "test_local_cluster.py" in selected:
-        from tests.test_local_cluster import start_cluster_run
-
-        jobs["cluster"] = start_cluster_run(tmp_path_factory.mktemp("cluster"), request.getfixturevalue("wheel"))
-    if "test_notebook.py" in selected:
-        from tests.test_notebook import start_notebook
-
-        jobs["notebook"] = start_notebook(tmp_path_factory.mktemp("notebook"), request.getfixturevalue("orii_slice"))
-    yield jobs
-    for job in jobs.values():
-        job[0].stop()

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -28,7 +28,7 @@ from segspark.cli import main
 from segspark.config import shipped_file
 from segspark.model.manifest import load_manifest
 from segspark.tables import read_partitions
-from tests.conftest import REPO, Background
+from tests.conftest import REPO
 from tests.shapes import SHAPES, write
 
 # A short run: the tiny shop on two axes with k up to 3 and one backfill date and baseline (each KMeans iteration
@@ -42,8 +42,9 @@ def _summary(root: Path) -> dict:
     return dict(json.loads(sorted(root.glob("runs/*/summary.json"))[-1].read_text()))
 
 
-def start_cluster_run(tmp: Path, wheel: Path) -> tuple[Background, Path, Path, list[str]]:
-    """The spark-submit run on local-cluster, started in the background (conftest's `background`)."""
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> tuple[Path, Path, str]:
+    tmp = tmp_path_factory.mktemp("cluster")
     mapping = write(SHAPES["tiny"], tmp)
     axes = yaml.safe_load(shipped_file("axes.yaml").read_text())
     for name, axis in axes["axes"].items():
@@ -51,6 +52,8 @@ def start_cluster_run(tmp: Path, wheel: Path) -> tuple[Background, Path, Path, l
     axes_file = tmp / "axes.yaml"
     axes_file.write_text(yaml.safe_dump(axes, sort_keys=False))
     settings = [*SETTINGS, "--set", f"features.axes_file={axes_file}"]
+    here, there = tmp / "local", tmp / "cluster"
+    assert main(["run", "--source", str(mapping), "--set", f"warehouse.root={here}", *settings]) == 0
     # In another time zone too: the tables may depend on neither the driver's nor the executors' zone.
     env = {
         **os.environ,
@@ -59,7 +62,6 @@ def start_cluster_run(tmp: Path, wheel: Path) -> tuple[Background, Path, Path, l
         "TZ": "America/New_York",
     }
     env.pop("PYTHONPATH", None)
-    there = tmp / "cluster"
     cmd = [
         str(Path(sys.executable).parent / "spark-submit"),
         "--master",
@@ -78,20 +80,10 @@ def start_cluster_run(tmp: Path, wheel: Path) -> tuple[Background, Path, Path, l
         *settings,
     ]
     # Run from an empty directory: nothing may come from the source tree.
-    empty = tmp / "cwd"
-    empty.mkdir()
-    return Background(cmd, cwd=empty, env=env, log=tmp / "cluster.log"), tmp, mapping, settings
-
-
-@pytest.fixture(scope="module")
-def two_runs(background: dict[str, Any]) -> tuple[Path, Path, str]:
-    job, tmp, mapping, settings = background["cluster"]
-    here, there = tmp / "local", tmp / "cluster"
-    assert main(["run", "--source", str(mapping), "--set", f"warehouse.root={here}", *settings]) == 0
-    code, log = job.result(timeout=900)
-    assert code == 0, log[-6000:]
+    done = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (run_log,) = there.glob("runs/*/segspark.log")
-    return here, there, log + run_log.read_text()
+    return here, there, done.stdout + done.stderr + run_log.read_text()
 
 
 def _table(spark: SparkSession, root: Path, table: str, day: str) -> DataFrame:
