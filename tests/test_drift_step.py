@@ -31,12 +31,18 @@ def row(cid: str, version: str, freq_ids: list[str], freq: list[float], value: l
     return (cid, version, key, key, False, members, members, dominant, {a: "strong" for a in members}, tiers, [0.0])
 
 
-def test_baselines_of_two_model_versions(spark: SparkSession, warehouse: str) -> None:
+def save_two_models(warehouse: str) -> None:
+    """The hand model (m-hand) and an older one (m-old) whose freq axis had freq_old instead of freq_s2."""
     now_model = hand_manifest()
     old_axis = dataclasses.replace(now_model.axes["freq"], segment_ids=FREQ_OLD)
-    old_model = dataclasses.replace(now_model, model_version="m-old", axes={**now_model.axes, "freq": old_axis})
     save_manifest(warehouse, now_model)
-    save_manifest(warehouse, old_model)
+    save_manifest(
+        warehouse, dataclasses.replace(now_model, model_version="m-old", axes={**now_model.axes, "freq": old_axis})
+    )
+
+
+def test_baselines_of_two_model_versions(spark: SparkSession, warehouse: str) -> None:
+    save_two_models(warehouse)
     snapshots = {
         "2024-03-01": [
             row("C1", "m-hand", FREQ_NOW, [0.6, 0.3, 0.1], [0.5, 0.5]),
@@ -94,11 +100,7 @@ def test_baselines_of_two_model_versions(spark: SparkSession, warehouse: str) ->
 def test_trend_over_four_snapshots(spark: SparkSession, warehouse: str) -> None:
     """The trend reads the snapshots 7, 14, 90 and 180 days back, over the segments all four models share, for
     the customers present in all four."""
-    now_model = hand_manifest()
-    old_axis = dataclasses.replace(now_model.axes["freq"], segment_ids=FREQ_OLD)
-    old_model = dataclasses.replace(now_model, model_version="m-old", axes={**now_model.axes, "freq": old_axis})
-    save_manifest(warehouse, now_model)
-    save_manifest(warehouse, old_model)
+    save_two_models(warehouse)
     # C1's memberships by offset: freq_s0 0.72 -> 0.7 -> 0.6 -> 0.5 (falling, faster lately), freq_s1 rising,
     # value_s0 down 0.03 in the last week only. C2 is missing from the 90-day snapshot, C3 is new.
     c1 = {
