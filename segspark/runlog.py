@@ -37,6 +37,8 @@ def attach_run_log(root: str, run_id: str) -> Path | None:
     _run_log = logging.FileHandler(directory / RUN_LOG, encoding="utf-8")
     _run_log.setLevel(logging.INFO)
     _run_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    # py4j logs every gateway call at INFO and below: noise, as on the terminal.
+    _run_log.addFilter(lambda r: not r.name.startswith("py4j") or r.levelno >= logging.WARNING)
     logging.getLogger().addHandler(_run_log)
     if logging.getLogger().level > logging.INFO or logging.getLogger().level == logging.NOTSET:
         logging.getLogger().setLevel(logging.INFO)
