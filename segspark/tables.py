@@ -28,6 +28,7 @@ Data goes to a run directory no reader looks at until its marker exists; the mar
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Mapping, Sequence
@@ -154,14 +155,10 @@ def _write_open(
 
 
 def open_old_partitions(root: str) -> list[str]:
-    """Turn every partition a local Parquet warehouse still holds in the run-directory layout (written by
-    segspark before the open layout of 2026-11-30) into an open one, and return them as `table/key=value`.
-
-    The committed files are hard-linked into a staged version with its marker and published by the same
-    exchange as a write: no data is copied or read, and readers see the old version or the new one. Run
-    directories no commit lists go with the old directory. Call it only for a Parquet warehouse: Delta
-    tables keep their layout.
-    """
+    """Turn every partition a local Parquet warehouse holds in the run-directory layout (segspark before
+    2026-11-30) into an open one; return them as `table/key=value`. The committed files are hard-linked into
+    a staged version with its marker, published by a write's exchange: no data is copied or read. Run
+    directories no commit lists go with the old directory. Parquet only: Delta tables keep their layout."""
     if not is_local(root):
         return []
     opened = []
@@ -170,11 +167,13 @@ def open_old_partitions(root: str) -> list[str]:
             if commit.layout != RUNS:
                 continue
             visible = local_path(table_path(root, table, f"{key}={value}"))
-            staged = local_path(staging_path(root, f"open.{table}.{key}={value}"))
-            if staged.exists():  # an earlier attempt, killed
-                shutil.rmtree(staged)
-            staged.mkdir(parents=True)
-            parts = tuple(link_part(p, visible, staged) for p in commit.parts)
+            staged = local_path(staging_path(root, f"open-{os.getpid()}.{table}.{key}={value}"))
+            try:
+                staged.mkdir(parents=True)
+                parts = tuple(link_part(p, visible, staged) for p in commit.parts)
+            except FileNotFoundError:  # another process converted it meanwhile
+                shutil.rmtree(staged, ignore_errors=True)
+                continue
             # One nanosecond newer than the old marker, which outranks it until it is deleted below.
             new = replace(commit, parts=parts, layout=OPEN, committed_ns=commit.committed_ns + 1)
             _write_marker(None, staged.as_posix(), key, new)
