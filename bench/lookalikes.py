@@ -11,7 +11,7 @@ ones (per axis, distances from a noisy point to 4 centres; generated in Spark). 
 3. Exact all-pairs time: the 1,000-seed scan time x 200 (all-pairs is 200 such
    scans of the same population), against the approximate time.
 
-    .venv/bin/python bench/lookalikes.py [--tables T] [--bits B] [--max-bucket M] [--by-group]
+    .venv/bin/python bench/lookalikes.py [--customers N] [--tables T] [--bits B] [--max-bucket M] [--by-group]
 
 Options override the `lookalikes.lsh` configuration; `--by-group` blocks by the
 generated group, the way `by_archetype` blocks by archetype.
@@ -43,7 +43,7 @@ AXES, CENTRES, FEATURES = 9, 4, 3
 DIM = AXES * CENTRES
 
 
-def population(spark: SparkSession) -> DataFrame:
+def population(spark: SparkSession, n: int = 200_000) -> DataFrame:
     """Fingerprints shaped like real ones: per axis, distances from a noisy 3-feature point to 4 centres.
 
     9 axes x 4 centres = 36 dimensions. Each customer's point on an axis sits near
@@ -67,7 +67,7 @@ def population(spark: SparkSession) -> DataFrame:
             dims.append(
                 F.sqrt(sum(((point[j] - F.lit(float(centres[a, m, j]))) ** 2 for j in range(FEATURES)), F.lit(0.0)))
             )
-    return spark.range(N).select(
+    return spark.range(n).select(
         F.format_string("G%06d", "id").alias("customer_id"),
         F.array(*dims).alias("fingerprint"),
         F.format_string("g%d", g.cast("int")).alias("archetype_id"),  # the planted group
@@ -80,14 +80,16 @@ def main() -> int:
     parser.add_argument("--bits", type=int)
     parser.add_argument("--max-bucket", type=int, dest="max_bucket")
     parser.add_argument("--by-group", action="store_true")
+    parser.add_argument("--customers", type=int, default=N, help="population size (default 200,000)")
     args = parser.parse_args()
+    n = args.customers
     print(f"machine: {machine()}")
     spark = spark_local2()
     tmp = Path(tempfile.mkdtemp(prefix="segspark-bench-"))
-    timed("generate 200k fingerprints", lambda: population(spark).write.parquet(str(tmp / "pop")))
+    timed(f"generate {n:,} fingerprints", lambda: population(spark, n).write.parquet(str(tmp / "pop")))
     pop = spark.read.parquet(str(tmp / "pop"))
     settings = dict(load_config().section("lookalikes")["lsh"])
-    settings.update({k: v for k, v in vars(args).items() if k != "by_group" and v is not None})
+    settings.update({k: v for k, v in vars(args).items() if k not in ("by_group", "customers") and v is not None})
     settings["by_archetype"] = bool(args.by_group)
     lsh = LshSettings(**settings)
     print(f"LSH: {lsh}")
@@ -98,7 +100,7 @@ def main() -> int:
     approx = spark.read.parquet(str(tmp / "approx"))
     sample = [
         r.customer_id
-        for r in pop.filter(uniform(5, "sample", F.col("customer_id")) < SAMPLE / N).limit(SAMPLE).collect()
+        for r in pop.filter(uniform(5, "sample", F.col("customer_id")) < SAMPLE / n).limit(SAMPLE).collect()
     ]
     seeds = load_seeds(pop, sample)
     _, exact_s = timed(
@@ -112,11 +114,11 @@ def main() -> int:
         how="inner",
     ).count()
     recall = hits / (len(sample) * K)
-    all_pairs = exact_s * N / len(sample)
+    all_pairs = exact_s * n / len(sample)
     print(f"RESULT recall_at_10={recall:.3f} (target >= 0.9) on {len(sample):,} sampled customers")
     print(
         f"RESULT approx_all_s={approx_s:.1f} exact_all_pairs_s~{all_pairs:.0f} "
-        f"(= {exact_s:.1f} s x {N // len(sample)}) speedup~{all_pairs / approx_s:.1f}x"
+        f"(= {exact_s:.1f} s x {n // len(sample)}) speedup~{all_pairs / approx_s:.1f}x"
     )
     return 0
 
