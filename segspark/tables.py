@@ -163,6 +163,9 @@ def open_old_partitions(root: str) -> list[str]:
         return []
     opened = []
     for table, key in PARTITION_KEYS.items():
+        # Every command calls this: once converted, a directory listing per table is all it costs.
+        if not any(local_path(table_path(root, table, COMMITS)).glob("*/run_id=*/marker.json")):
+            continue
         for value, commit in sorted(committed(None, root=root, table=table, key=key).items()):
             if commit.layout != RUNS:
                 continue
