@@ -105,7 +105,8 @@ def clustered(spark: SparkSession, n: int = 3000, dim: int = 12, groups: int = 6
     )
 
 
-def test_approximate_recall_against_brute_force(spark: SparkSession) -> None:
+@pytest.mark.parametrize("levels", [0, 3], ids=["windows only", "split then windows"])
+def test_approximate_recall_against_brute_force(spark: SparkSession, levels: int) -> None:
     from segspark.lookalike.approximate import LshSettings, approximate_neighbours
 
     pop = clustered(spark)
@@ -116,8 +117,8 @@ def test_approximate_recall_against_brute_force(spark: SparkSession) -> None:
     sim = unit @ unit.T
     np.fill_diagonal(sim, -np.inf)
     truth = {ids[i]: set(ids[np.argsort(-sim[i], kind="stable")[:K]]) for i in range(len(ids))}
-    # Small buckets (max_bucket 300) so the overlapping windows are exercised too.
-    settings = LshSettings(tables=6, bits=4, max_bucket=300, seed=3)
+    # Small buckets (max_bucket 300) so big buckets are split (levels 3) or only cut into windows (levels 0).
+    settings = LshSettings(tables=6, bits=4, max_bucket=300, levels=levels, seed=3)
     got: dict[str, set[str]] = {}
     for r in approximate_neighbours(pop, K, settings, dim=12).collect():
         got.setdefault(r.customer_id, set()).add(r.neighbour_id)
@@ -220,3 +221,52 @@ def test_lookalikes_needs_seeds_or_all(warehouse: str, capsys: pytest.CaptureFix
     for args in ([], ["--all", "--seeds", "x.txt"]):
         assert main(["lookalikes", *args, "--set", f"warehouse.root={warehouse}"]) == 2
         assert "lookalikes needs either --seeds FILE" in capsys.readouterr().err
+
+
+def test_a_big_bucket_is_split_about_its_own_mean() -> None:
+    from segspark.lookalike.splitting import split_bits, split_ids, split_planes
+
+    assert split_bits(np.array([1, 2000, 2001, 4000, 4001, 175_654]), 2000).tolist() == [0, 0, 1, 1, 2, 7]
+    # A tight cluster far from the origin: planes through the origin leave it whole, planes through its
+    # own mean cut it into 2**bits pieces of about equal size.
+    rng = np.random.default_rng(5)
+    unit = np.array([5.0, 5.0, 5.0, 5.0]) + 0.1 * rng.standard_normal((8000, 4))
+    planes = split_planes(17, 0, 1, 4)
+    bits = np.full(len(unit), 2)
+    about_origin = split_ids(unit, np.zeros_like(unit), bits, planes)
+    about_mean = split_ids(unit, np.broadcast_to(unit.mean(axis=0), unit.shape), bits, planes)
+    assert np.bincount(about_origin, minlength=4).max() > 0.9 * len(unit)
+    assert set(about_mean.tolist()) <= {0, 1, 2, 3}
+    assert np.bincount(about_mean, minlength=4).max() < 0.4 * len(unit)
+    # Only the first `bits` planes count; none for rows whose bucket fits.
+    assert split_ids(unit, unit.mean(axis=0) + 0 * unit, np.zeros(len(unit), dtype=int), planes).max() == 0
+    assert (split_planes(17, 0, 1, 4) == planes).all() and not (split_planes(17, 1, 1, 4) == planes).all()
+
+
+def test_split_big_buckets_in_spark(spark: SparkSession) -> None:
+    """A bucket over max_bucket is cut into pieces of about max_bucket, named under it; a bucket that fits
+    keeps its name; every customer stays once per table; a second table splits its own way."""
+    from segspark.lookalike.splitting import split_big_buckets
+
+    rng = np.random.default_rng(8)
+    big = np.array([0.6, 0.8]) + 0.05 * rng.standard_normal((400, 2))
+    rows = [(f"c{i:03d}", f"|{t}|1", t, [float(x), float(y)], 0.0) for t in (0, 1) for i, (x, y) in enumerate(big)]
+    rows += [(f"s{i}", "|0|2", 0, [1.0, 0.0], 0.0) for i in range(5)]
+    schema = "customer_id string, block string, table int, unit array<double>, spare double"
+    hashed = spark.createDataFrame(rows, schema)
+    held: list[DataFrame] = []
+    got = split_big_buckets(hashed, max_bucket=120, levels=3, seed=17, dim=2, held=held).collect()
+    assert len(held) >= 1
+    for frame in held:
+        frame.unpersist()
+    assert sorted((r.customer_id, r.table) for r in got) == sorted((r[0], r[2]) for r in rows)
+    sizes: dict[str, int] = {}
+    for r in got:
+        sizes[r.block] = sizes.get(r.block, 0) + 1
+    assert sizes.pop("|0|2") == 5
+    assert all(b.startswith(("|0|1/", "|1|1/")) for b in sizes), sizes
+    assert max(sizes.values()) <= 120 and len(sizes) >= 2 * 400 // 120, sizes
+    pieces = {
+        t: {r.customer_id: r.block.split("/", 1)[1] for r in got if r.table == t and r.block != "|0|2"} for t in (0, 1)
+    }
+    assert pieces[0] != pieces[1]

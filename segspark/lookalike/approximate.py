@@ -9,6 +9,9 @@ the similarities are exact (numpy, in a grouped Arrow pass). A bucket larger
 than `max_bucket` is cut into half-overlapping windows along one more random
 direction before the grouped pass, so no group handed to Python (and no
 similarity matrix) holds more than `max_bucket` customers whatever the data.
+Before that, a bucket over `max_bucket` is hashed again about its own mean
+(`splitting`), up to `levels` times: about as many neighbours stay together as
+with windows, for a third of the similarity work; windows only bound what is left.
 Optionally buckets are blocked by archetype (neighbours are then found within
 it).
 """
@@ -28,6 +31,7 @@ from pyspark.sql.window import Window
 
 from segspark.lookalike.core import unit_rows
 from segspark.lookalike.exact import fingerprints
+from segspark.lookalike.splitting import split_big_buckets
 
 NEIGHBOURS = T.StructType(
     [
@@ -41,6 +45,7 @@ _HASHED = T.StructType(
     [
         T.StructField("customer_id", T.StringType(), False),
         T.StructField("block", T.StringType(), False),
+        T.StructField("table", T.IntegerType(), False),
         T.StructField("unit", T.ArrayType(T.DoubleType(), containsNull=False), False),
         T.StructField("spare", T.DoubleType(), False),
     ]
@@ -58,9 +63,10 @@ _PAIRS = T.StructType(
 class LshSettings:
     """The `lookalikes.lsh` config section."""
 
-    tables: int = 12
+    tables: int = 24
     bits: int = 10
     max_bucket: int = 2000
+    levels: int = 3
     seed: int = 17
     by_archetype: bool = False
 
@@ -124,6 +130,7 @@ def _hasher(settings: LshSettings, dim: int, centre: np.ndarray) -> ArrowFn:
         [
             pa.field("customer_id", pa.string(), False),
             pa.field("block", pa.string(), False),
+            pa.field("table", pa.int32(), False),
             pa.field("unit", pa.list_(pa.float64()), False),
             pa.field("spare", pa.float64(), False),
         ]
@@ -149,8 +156,9 @@ def _hasher(settings: LshSettings, dim: int, centre: np.ndarray) -> ArrowFn:
                 block = np.char.add(np.char.add(prefix.astype(str), f"|{t}|"), buckets[:, t].astype(str))
                 # The position along the table's spare direction orders a big bucket for its windows.
                 spare = pa.array(unit @ planes[t, -1], pa.float64())
+                table = pa.array(np.full(n, t, dtype=np.int32))
                 yield pa.RecordBatch.from_arrays(
-                    [ids, pa.array(block.tolist(), pa.string()), vectors, spare], schema=schema
+                    [ids, pa.array(block.tolist(), pa.string()), table, vectors, spare], schema=schema
                 )
 
     return run
@@ -216,13 +224,26 @@ def _group_neighbours(k: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
     return run
 
 
-def approximate_neighbours(profiles: DataFrame, k: int, settings: LshSettings, dim: int) -> DataFrame:
-    """customer_id, rank, neighbour_id, similarity: every customer's approximate k nearest others (cosine)."""
+def approximate_neighbours(
+    profiles: DataFrame, k: int, settings: LshSettings, dim: int, held: list[DataFrame] | None = None
+) -> DataFrame:
+    """customer_id, rank, neighbour_id, similarity: every customer's approximate k nearest others (cosine).
+
+    Small intermediate aggregates are cached on the way and appended to `held` (if given), for the
+    caller to unpersist once the result is written."""
     cols = ["customer_id", "fingerprint", *(["archetype_id"] if settings.by_archetype else [])]
     centre, n = mean_unit(profiles, dim)
     settings = replace(settings, bits=bits_for(settings, n, k))
     hashed = profiles.select(*cols).mapInArrow(_hasher(settings, dim, centre), _HASHED)
-    pairs = windowed(hashed, settings.max_bucket).groupBy("block").applyInPandas(_group_neighbours(k), _PAIRS)
+    split = split_big_buckets(
+        hashed,
+        max_bucket=settings.max_bucket,
+        levels=settings.levels,
+        seed=settings.seed,
+        dim=dim,
+        held=[] if held is None else held,
+    )
+    pairs = windowed(split, settings.max_bucket).groupBy("block").applyInPandas(_group_neighbours(k), _PAIRS)
     # The same pair can come from several tables or windows: keep it once, then the global top k.
     order = Window.partitionBy("customer_id").orderBy(F.desc("similarity"), F.asc("neighbour_id"))
     return (

@@ -82,10 +82,15 @@ def run_all_neighbours(
     first = profiles.select(F.size("fingerprint").alias("d")).first()
     if first is None:
         raise MissingInputError(f"profile snapshot {day} is empty")
-    result = approximate_neighbours(profiles, k, lsh, int(first["d"])).select(
+    held: list[DataFrame] = []
+    result = approximate_neighbours(profiles, k, lsh, int(first["d"]), held).select(
         F.col("customer_id").alias("seed_id"), "rank", F.col("neighbour_id").alias("customer_id"), "similarity"
     )
-    commit = write_partition(result, root=root, table="lookalikes", key="snapshot_date", value=day, run_id=run_id)
+    try:
+        commit = write_partition(result, root=root, table="lookalikes", key="snapshot_date", value=day, run_id=run_id)
+    finally:
+        for frame in held:
+            frame.unpersist()
     return LookalikeResult(day, [], [], commit, None)
 
 
