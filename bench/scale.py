@@ -127,11 +127,12 @@ def watch(
     return outcome[0], seconds, peak[0] / 2**30, peak[1] / 2**30
 
 
-def generate(lines: int, where: Path) -> Path:
-    """Generated orders and tickets of about `lines` lines, and a mapping file pointing at them."""
+def generate(lines: int, where: Path, per_customer: int = LINES_PER_CUSTOMER) -> Path:
+    """Generated orders and tickets of about `lines` lines (one customer per `per_customer` lines), and a
+    mapping file pointing at them."""
     mapping = where / "mapping.yaml"
     if not (where / "orders").is_dir():
-        customers = max(100, lines // LINES_PER_CUSTOMER)
+        customers = max(100, lines // per_customer)
         cmd = [
             sys.executable,
             "-m",
@@ -247,7 +248,7 @@ def plot(rows: list[dict], to: Path) -> None:
 
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4))
     generated = [r for r in rows if r["lines"] != ORII_LINES]
-    for system in sorted({r["system"] for r in rows}):
+    for system in sorted({r["system"] for r in rows if "per customer" not in r["system"]}):
         done = [r for r in generated if r["system"] == system and r["outcome"] == "finished"]
         stopped = [r for r in generated if r["system"] == system and r["outcome"] != "finished"]
         orii = [r for r in rows if r["system"] == system and r["lines"] == ORII_LINES and r["outcome"] == "finished"]
@@ -305,6 +306,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference-timeout", type=float, default=3600)
     ap.add_argument("--reference-memory", type=float, default=20.0, help="GiB of the 24 on this machine")
     ap.add_argument("--data", type=Path, default=OUT / "data")
+    ap.add_argument(
+        "--lines-per-customer",
+        type=int,
+        default=LINES_PER_CUSTOMER,
+        help="fewer makes a shop of many customers for its lines (4: 1M customers on 4M lines); such runs are "
+        "recorded under their own system name and left out of the plot",
+    )
     ap.add_argument("--plot-only", action="store_true", help="redraw docs/scale.png from the recorded results")
     args = ap.parse_args(argv)
     if args.plot_only:
@@ -320,11 +328,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             size, as_of = parse_size(token), END
             where = args.data / f"{size // 10**6}M" if size >= 10**6 else args.data / f"{size}"
+            if args.lines_per_customer != LINES_PER_CUSTOMER:
+                where = where.with_name(f"{where.name}-{args.lines_per_customer}-per-customer")
         where.mkdir(parents=True, exist_ok=True)
         if token != "orii":
-            mapping = generate(size, where)
+            mapping = generate(size, where, args.lines_per_customer)
         if "segspark" in systems:
             m = run_segspark(size, mapping, where, args.master, args.timeout, args.driver_memory, as_of)
+            if args.lines_per_customer != LINES_PER_CUSTOMER:
+                m.system += f" ({args.lines_per_customer} lines per customer)"
             print(json.dumps(asdict(m)), flush=True)
             results.append(m)
         if "reference" in systems:
