@@ -54,14 +54,7 @@ def slow(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
 
 def main(root: str, day: str, version: str, point: str) -> None:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = get_spark(
-        {
-            "master": "local[2]",
-            "shuffle_partitions": 2,
-            "driver_memory": "1g",
-            "java_options": "-XX:TieredStopAtLevel=1",
-        }
-    )
+    spark = get_spark({"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "1g"})
     df = version_rows(spark, version)
     if point == "before":
         announce("POINT")

@@ -28,7 +28,7 @@ SCRIPT = textwrap.dedent(
     from segspark.mapping import load_mapping
     from segspark.paths import check_warehouse
     root, orii, shop_mapping, shop_csv = sys.argv[1:5]
-    spark = get_spark({"master": "local[1]", "shuffle_partitions": 2, "java_options": "-XX:TieredStopAtLevel=1"})
+    spark = get_spark({"master": "local[1]", "shuffle_partitions": 2})
     wh = check_warehouse(root)
     now = datetime(2030, 1, 1)
     validate(spark, load_mapping("online_retail_ii"), root=wh, run_id="tz", max_malformed_fraction=0.01,
