@@ -146,12 +146,9 @@ def get_spark(spark_conf: Mapping[str, Any] | None = None, *, jvm_log: str | Non
         .config("spark.sql.codegen.cache.maxEntries", "2000")
         .config("spark.sql.codegen.useIdInClassName", "false")
     )
-    java_options = [str(conf["java_options"])] if conf.get("java_options") else []
     logging_conf = shipped_file("log4j2.properties")
     if isinstance(logging_conf, Path) and logging_conf.is_file():  # not when imported from a zip
-        java_options.insert(0, f"-Dlog4j2.configurationFile={logging_conf}")
-    if java_options:
-        builder = builder.config("spark.driver.extraJavaOptions", " ".join(java_options))
+        builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={logging_conf}")
     for key, value in dict(conf.get("extra") or {}).items():
         builder = builder.config(str(key), str(value))
     with _stderr_to(jvm_log):

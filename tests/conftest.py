@@ -30,11 +30,7 @@ def spark() -> Iterator[SparkSession]:
     from segspark.session import get_spark
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    conf = {"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "2g", "ui_enabled": False}
-    # C1-only JIT: the suite runs hundreds of small distinct queries, where C2's compilations cost more CPU
-    # than they save (13-20% of the suite's CPU on two cores, docs/benchmarks.md). Production keeps both.
-    conf["java_options"] = os.environ.get("SEGSPARK_TEST_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1")
-    session = get_spark(conf)
+    session = get_spark({"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "2g", "ui_enabled": False})
     yield session
     session.stop()
 

@@ -1,4 +1,4 @@
-"""The local session segspark starts: its logging configuration and JVM options."""
+"""The local session segspark starts: its logging configuration."""
 
 from __future__ import annotations
 
@@ -19,15 +19,6 @@ def test_local_session_logs_with_the_shipped_log4j_config(spark: SparkSession) -
     assert str(log_manager.getLogger("org.apache.spark.sql.execution.window.WindowExec").getLevel()) == "ERROR"
     assert str(log_manager.getLogger("org.apache.spark.scheduler.DAGScheduler").getLevel()) == "WARN"
     assert str(log_manager.getRootLogger().getLevel()) == "WARN"
-
-
-def test_java_options_reach_the_driver_jvm(spark: SparkSession) -> None:
-    """`spark.java_options` is added to the driver's JVM options beside the logging config: the suite's own
-    session asks for C1-only JIT compilation (conftest.py) and the running JVM has it."""
-    runtime = spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()  # type: ignore[union-attr]
-    arguments = [str(a) for a in runtime.getInputArguments()]
-    assert "-XX:TieredStopAtLevel=1" in arguments, arguments
-    assert any(a.startswith("-Dlog4j2.configurationFile=") for a in arguments), arguments
 
 
 def _compilations(spark: SparkSession) -> int:
