@@ -111,6 +111,7 @@ def split_big_buckets(
             .filter(F.col("n") > max_bucket)
             .select(
                 "block",
+                # split_bits in SQL: ceil(log2(n / max_bucket)), at most MAX_SPLIT_BITS.
                 F.least(F.ceil(F.log2(F.col("n") / F.lit(float(max_bucket)))), F.lit(MAX_SPLIT_BITS))
                 .cast("int")
                 .alias("split"),
