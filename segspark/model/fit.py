@@ -157,6 +157,7 @@ def fit_model(
         int(cfg["k_search_sample_size"]),
         float(cfg["min_segment_share"]),
         int(cfg["min_segment_customers"]),
+        str(cfg.get("k_search_engine", "numpy")),
     )
     min_size = search.min_size(total, total)
     supported = []
