@@ -5,10 +5,15 @@
    (target <= 3: the k search runs on a sample of fit.k_search_sample_size).
 
     .venv/bin/python bench/fit.py [--skip-scale]
+
+With BENCH_ENGINES=mllib,numpy the Online Retail II fit runs once per engine
+(fit.k_search_engine), interleaved twice, and reports whether both chose the same
+k, silhouettes, sizes and centres on every axis.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -30,6 +35,29 @@ def main() -> int:
     feats, _ = compute_features(orders, load_axes(), as_of=date(2011, 12, 10), zone="Europe/London")
     feats.write.parquet(str(tmp / "features"))
     features = spark.read.parquet(str(tmp / "features"))
+    engines = [e for e in os.environ.get("BENCH_ENGINES", "").split(",") if e]
+    if engines:
+        got: dict[str, list] = {e: [] for e in engines}
+        for _ in range(2):
+            for engine in engines:
+                run = {**cfg, "k_search_engine": engine}
+                manifest, seconds = timed(
+                    f"fit Online Retail II, k search {engine}",
+                    lambda run=run: fit_model(features, load_axes(), as_of="2011-12-10", source="orii", cfg=run)[0],
+                )
+                got[engine].append((manifest, seconds))
+        first = got[engines[0]][0][0]
+        for engine in engines[1:]:
+            other = got[engine][0][0]
+            same = all(
+                (a.k, a.silhouette_by_k, a.sizes, a.centers_scaled)
+                == (other.axes[n].k, other.axes[n].silhouette_by_k, other.axes[n].sizes, other.axes[n].centers_scaled)
+                for n, a in first.axes.items()
+            ) and set(first.axes) == set(other.axes)
+            print(f"RESULT {engines[0]} and {engine}: same k, silhouettes, sizes and centres on every axis: {same}")
+        for engine, runs in got.items():
+            print(f"RESULT orii_fit_s[{engine}]=" + ", ".join(f"{s:.1f}" for _, s in runs))
+        return 0
     _, seconds = timed(
         "fit Online Retail II", lambda: fit_model(features, load_axes(), as_of="2011-12-10", source="orii", cfg=cfg)
     )
