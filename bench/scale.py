@@ -48,6 +48,13 @@ class Measured:
     peak_driver_gib: float  # segspark: the driver JVM alone; reference: the process
     steps: dict[str, float] = field(default_factory=dict)
     detail: str = ""
+    commit: str = field(default_factory=lambda: _commit())
+
+
+def _commit() -> str:
+    """The checkout's commit, so a recorded figure says which code made it."""
+    done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip()
 
 
 def parse_size(text: str) -> int:
