@@ -102,7 +102,7 @@ def fit_axis(prepared: DataFrame, columns: list[str], total: int, search: KSearc
         sampled = total > search.sample_size
         sample = deterministic_sample(scaled, search.sample_size, total).persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            search_rows = sample.count()
+            search_rows = sample.count() if sampled else total  # unsampled, it is every customer: no job
             axis = columns[0].split("__")[0]
             min_size = search.min_size(search_rows, total)
             if search.engine == "mllib":
