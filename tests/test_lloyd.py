@@ -99,20 +99,23 @@ def _numpy_view(points: DataFrame) -> tuple[np.ndarray, list[int]]:
         .collect()
     )
     x = np.array([[r[f"x{i}"] for i in range(len(COLUMNS))] for r in rows])
-    parts = np.array([r["p"] for r in rows])
-    return x, [0, *(np.flatnonzero(np.diff(parts)) + 1).tolist(), len(x)]
+    sizes = np.bincount([r["p"] for r in rows])  # empty partitions before the last one count too
+    return x, [0, *np.cumsum(sizes).tolist()]
 
 
 @pytest.mark.parametrize(
-    ("groups", "noise", "partitions"),
-    [(3, 0.6, 1), (4, 3.0, 3), (2, 6.0, 2)],
-    ids=["separated-1-partition", "overlapping-3-partitions", "one-blob-2-partitions"],
+    ("groups", "per_group", "noise", "partitions"),
+    [(3, 70, 0.6, 1), (4, 70, 3.0, 3), (2, 70, 6.0, 2), (3, 4, 1.0, 8)],
+    ids=["separated-1-partition", "overlapping-3-partitions", "one-blob-2-partitions", "12-rows-8-partitions"],
 )
-def test_numpy_kmeans_finds_mllibs_centres(spark: SparkSession, groups: int, noise: float, partitions: int) -> None:
-    points = _points(planted(spark, groups, per_group=70, seed=11, noise=noise), partitions)
+def test_numpy_kmeans_finds_mllibs_centres(
+    spark: SparkSession, groups: int, per_group: int, noise: float, partitions: int
+) -> None:
+    points = _points(planted(spark, groups, per_group=per_group, seed=11, noise=noise), partitions)
     try:
         x, bounds = _numpy_view(points)
-        assert len(bounds) == partitions + 1
+        if per_group * groups < partitions * 2:  # the sparse case must hold an empty partition inside
+            assert 0 in np.diff(bounds)[:-1], bounds
         found = lloyd.search(x, bounds, range(2, 7), SEED, MAX_ITER, TOL)
         evaluator = ClusteringEvaluator(featuresCol="features", distanceMeasure="squaredEuclidean")
         for k in range(2, 7):

@@ -202,9 +202,9 @@ def _search_numpy(
 
         pdf = pdf.sort_values(["part", "pos"], kind="stable")
         x = pdf[[f"x{i}" for i in range(dim)]].to_numpy(dtype=float)
-        parts = pdf["part"].to_numpy()
-        edges = np.flatnonzero(np.diff(parts)) + 1
-        bounds = [0, *edges.tolist(), len(x)]
+        # Rows per partition id, empty partitions included: MLlib seeds its draws by partition index.
+        sizes = np.bincount(pdf["part"].to_numpy(dtype=np.int64)) if len(pdf) else np.zeros(1, dtype=np.int64)
+        bounds = [0, *np.cumsum(sizes).tolist()]
         found = lloyd.search(x, bounds, ks, search.seed, search.max_iter, search.tol)
         return pd.DataFrame(
             [
