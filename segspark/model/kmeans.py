@@ -150,25 +150,34 @@ def _search(
     vectors = sample.select("features")
     for k in range(search.k_min, search.k_max + 1):
         if k * min_size > rows:
-            rejected[k] = f"{k} segments of at least {min_size} customers need {k * min_size}; {rows} clustered"
+            rejected[k] = _too_few(k, min_size, rows)
             break
         model = _kmeans(k, search).fit(vectors)
-        sizes = [int(s) for s in model.summary.clusterSizes]
-        produced = len([s for s in sizes if s > 0])
-        if produced < k:
-            # KMeans found fewer distinct groups than asked: this k adds nothing over a smaller one.
-            rejected[k] = f"only {produced} distinct cluster(s)"
-            log.info("axis %s, k=%d: %s; not chosen", axis, k, rejected[k])
-            continue
-        if min(sizes) < min_size:
-            # Silhouette rewards isolating a handful of outliers; a segment that small is not actionable.
-            rejected[k] = f"smallest segment {min(sizes)} customers, below the minimum {min_size}"
-            log.info("axis %s, k=%d: %s; not chosen", axis, k, rejected[k])
+        why = _unusable(k, [int(s) for s in model.summary.clusterSizes], min_size)
+        if why:
+            rejected[k] = why
+            log.info("axis %s, k=%d: %s; not chosen", axis, k, why)
             continue
         scores[k] = float(evaluator.evaluate(model.transform(sample)))
         models[k] = model
     _none_usable(scores, rejected, search)
     return scores, models, rejected
+
+
+def _too_few(k: int, min_size: int, rows: int) -> str:
+    return f"{k} segments of at least {min_size} customers need {k * min_size}; {rows} clustered"
+
+
+def _unusable(k: int, sizes: list[int], min_size: int) -> str | None:
+    """Why a clustering of k segments with these sizes is not chosen, or None when it may be."""
+    produced = len([s for s in sizes if s > 0])
+    if produced < k:
+        # KMeans found fewer distinct groups than asked: this k adds nothing over a smaller one.
+        return f"only {produced} distinct cluster(s)"
+    if min(sizes) < min_size:
+        # Silhouette rewards isolating a handful of outliers; a segment that small is not actionable.
+        return f"smallest segment {min(sizes)} customers, below the minimum {min_size}"
+    return None
 
 
 def _none_usable(scores: dict[int, float], rejected: dict[int, str], search: KSearch) -> None:
@@ -197,7 +206,6 @@ def _search_numpy(
     ks = range(search.k_min, min(search.k_max, rows // max(min_size, 1)) + 1)
 
     def fit_all(pdf):  # type: ignore[no-untyped-def]
-        import numpy as np
         import pandas as pd
 
         pdf = pdf.sort_values(["part", "pos"], kind="stable")
@@ -219,6 +227,7 @@ def _search_numpy(
         F.monotonically_increasing_id().alias("pos"),
         *[arrays[i].alias(f"x{i}") for i in range(dim)],
     )
+    # One row per k (at most k_max - k_min + 1), never customer-sized.
     got = points.groupBy(F.lit(0).alias("one")).applyInPandas(fit_all, _FOUND).collect()
     found = {
         int(r["k"]): lloyd.Clustering(np.asarray(r["centres"]), [int(s) for s in r["sizes"]], r["silhouette"])
@@ -227,18 +236,15 @@ def _search_numpy(
     scores: dict[int, float] = {}
     rejected: dict[int, str] = {}
     for k in range(search.k_min, search.k_max + 1):
-        if k not in found:
-            rejected[k] = f"{k} segments of at least {min_size} customers need {k * min_size}; {rows} clustered"
+        if k not in found:  # k x min_size > rows: not fitted
+            rejected[k] = _too_few(k, min_size, rows)
             break
-        sizes, silhouette = found[k].sizes, found[k].silhouette
-        produced = len([s for s in sizes if s > 0])
-        if produced < k:
-            rejected[k] = f"only {produced} distinct cluster(s)"
-        elif min(sizes) < min_size:
-            rejected[k] = f"smallest segment {min(sizes)} customers, below the minimum {min_size}"
-        elif silhouette is not None:  # every cluster used, so always here
+        why = _unusable(k, found[k].sizes, min_size)
+        silhouette = found[k].silhouette
+        if why is None and silhouette is not None:  # every cluster used, so the silhouette exists
             scores[k] = float(silhouette)
             continue
+        rejected[k] = why or "no silhouette"
         log.info("axis %s, k=%d: %s; not chosen", axis, k, rejected[k])
     _none_usable(scores, rejected, search)
     return scores, found, rejected

@@ -139,10 +139,14 @@ def _uniforms(seed: int, n: int) -> np.ndarray:
 
 
 class _Draws:
-    """The k-means|| per-partition uniforms: the same for every k, so drawn once per axis."""
+    """The k-means|| per-partition uniforms: the same for every k, so drawn once per axis.
 
-    def __init__(self, seed: int, sizes: list[int]) -> None:
-        self.seed, self.sizes = seed, sizes
+    `seed` is the KMeans seed; like MLlib, the draws use the first int of an XORShiftRandom seeded with it.
+    """
+
+    def __init__(self, seed: int, bounds: list[int]) -> None:
+        self.seed = XorShiftRandom(seed).next_int()
+        self.sizes = [b - a for a, b in pairwise(bounds)]
         self._cache: dict[tuple[int, int], np.ndarray] = {}
 
     def get(self, step: int, index: int) -> np.ndarray:
@@ -222,7 +226,7 @@ def kmeans(
 ) -> np.ndarray:
     """MLlib KMeans centres for points `x` whose partition p holds rows bounds[p]:bounds[p+1]."""
     xn = norms(x)
-    draws = draws or _Draws(XorShiftRandom(seed).next_int(), [b - a for a, b in pairwise(bounds)])
+    draws = draws or _Draws(seed, bounds)
     c = _init_parallel(x, xn, bounds, k, draws)
     for _ in range(max_iter):
         index, _ = closest(x, xn, c, norms(c))
@@ -268,7 +272,7 @@ def silhouette(x: np.ndarray, labels: np.ndarray) -> float:
 def search(x: np.ndarray, bounds: list[int], ks: range, seed: int, max_iter: int, tol: float) -> dict[int, Clustering]:
     """Every k's clustering of the same points, with the silhouette where every one of the k clusters is used."""
     xn = norms(x)
-    draws = _Draws(XorShiftRandom(seed).next_int(), [b - a for a, b in pairwise(bounds)])
+    draws = _Draws(seed, bounds)
     out = {}
     for k in ks:
         c = kmeans(x, bounds, k, seed, max_iter, tol, draws)
