@@ -14,6 +14,7 @@ from pyspark.sql.utils import is_remote
 
 from segspark.model import lloyd
 from segspark.model.jrandom import JavaRandom, XorShiftRandom
+from segspark.model.kmeans import KSearch, _search_numpy
 from tests.planted import COLUMNS, planted
 
 SEED, MAX_ITER, TOL = 42, 50, 1e-4
@@ -116,7 +117,9 @@ def test_numpy_kmeans_finds_mllibs_centres(
         x, bounds = _numpy_view(points)
         if per_group * groups < partitions * 2:  # the sparse case must hold an empty partition inside
             assert 0 in np.diff(bounds)[:-1], bounds
-        found = lloyd.search(x, bounds, range(2, 7), SEED, MAX_ITER, TOL)
+        # Through the fit's own task (it finds partitions and positions itself), not bounds made here.
+        search = KSearch(2, 6, SEED, MAX_ITER, TOL, sample_size=len(x))
+        found = _search_numpy(points, len(COLUMNS), len(x), search, min_size=1)[1]
         evaluator = ClusteringEvaluator(featuresCol="features", distanceMeasure="squaredEuclidean")
         for k in range(2, 7):
             model = KMeans(k=k, seed=SEED, maxIter=MAX_ITER, tol=TOL, solver="row").fit(points.select("features"))
