@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -104,6 +105,22 @@ def _stderr_to(path: str | None) -> Iterator[None]:
         os.close(target)
 
 
+# A JVM refuses to start with two garbage collectors selected.
+_COLLECTOR = re.compile(r"-XX:\+Use\w+GC")
+_ENV_OPTIONS = ("SPARK_SUBMIT_OPTS", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")
+
+
+def driver_java_options(java_options: object, logging_conf: object, environ: Mapping[str, str] = os.environ) -> str:
+    """The options of the driver JVM segspark starts: `spark.java_options`, then the log4j configuration
+    (when segspark runs from files, not from a zip). A collector chosen in the environment (SPARK_SUBMIT_OPTS
+    and the JVM's own variables) wins over the configured one."""
+    chosen = any(_COLLECTOR.search(environ.get(name, "")) for name in _ENV_OPTIONS)
+    parts = [o for o in str(java_options or "").split() if not (chosen and _COLLECTOR.fullmatch(o))]
+    if isinstance(logging_conf, Path) and logging_conf.is_file():
+        parts.append(f"-Dlog4j2.configurationFile={logging_conf}")
+    return " ".join(parts)
+
+
 def get_spark(spark_conf: Mapping[str, Any] | None = None, *, jvm_log: str | None = None) -> SparkSession:
     """Return the active SparkSession, the launcher's, a Connect one, or build a local one from config.
 
@@ -146,9 +163,9 @@ def get_spark(spark_conf: Mapping[str, Any] | None = None, *, jvm_log: str | Non
         .config("spark.sql.codegen.cache.maxEntries", "2000")
         .config("spark.sql.codegen.useIdInClassName", "false")
     )
-    logging_conf = shipped_file("log4j2.properties")
-    if isinstance(logging_conf, Path) and logging_conf.is_file():  # not when imported from a zip
-        builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={logging_conf}")
+    options = driver_java_options(conf.get("java_options"), shipped_file("log4j2.properties"))
+    if options:
+        builder = builder.config("spark.driver.extraJavaOptions", options)
     for key, value in dict(conf.get("extra") or {}).items():
         builder = builder.config(str(key), str(value))
     with _stderr_to(jvm_log):

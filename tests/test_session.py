@@ -1,10 +1,12 @@
-"""The local session segspark starts: its logging configuration."""
+"""The local session segspark starts: its logging configuration and JVM options, and its code cache."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from pyspark.sql import SparkSession
+
+from segspark.session import driver_java_options
 
 
 def test_local_session_logs_with_the_shipped_log4j_config(spark: SparkSession) -> None:
@@ -19,6 +21,28 @@ def test_local_session_logs_with_the_shipped_log4j_config(spark: SparkSession) -
     assert str(log_manager.getLogger("org.apache.spark.sql.execution.window.WindowExec").getLevel()) == "ERROR"
     assert str(log_manager.getLogger("org.apache.spark.scheduler.DAGScheduler").getLevel()) == "WARN"
     assert str(log_manager.getRootLogger().getLevel()) == "WARN"
+
+
+def test_the_driver_runs_with_one_collector(spark: SparkSession) -> None:
+    # conftest passes the shipped spark.java_options (the parallel collector) and sets SPARK_SUBMIT_OPTS with
+    # the serial one: the environment's wins, or the JVM would not have started at all.
+    runtime = spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()  # type: ignore[union-attr]
+    arguments = [str(a) for a in runtime.getInputArguments()]
+    assert [a for a in arguments if a.startswith("-XX:+Use") and a.endswith("GC")] == ["-XX:+UseSerialGC"]
+
+
+def test_java_options_come_first_and_an_environment_collector_wins(tmp_path: Path) -> None:
+    conf = tmp_path / "log4j2.properties"
+    conf.write_text("")
+    shipped = "-XX:+UseParallelGC -Xss4m"
+    assert driver_java_options(shipped, conf, {}) == f"-XX:+UseParallelGC -Xss4m -Dlog4j2.configurationFile={conf}"
+    for name in ("SPARK_SUBMIT_OPTS", "JAVA_TOOL_OPTIONS"):
+        assert driver_java_options(shipped, conf, {name: "-Xmx1g -XX:+UseG1GC"}) == (
+            f"-Xss4m -Dlog4j2.configurationFile={conf}"
+        )
+    # Other environment options leave the configured collector alone; no config and no file give nothing.
+    assert driver_java_options(shipped, None, {"SPARK_SUBMIT_OPTS": "-XX:TieredStopAtLevel=1"}) == shipped
+    assert driver_java_options(None, tmp_path / "missing.properties", {}) == ""
 
 
 def _compilations(spark: SparkSession) -> int:
