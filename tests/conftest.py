@@ -15,16 +15,6 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
 FIXTURES = Path(__file__).resolve().parent / "data"
 
-# Every driver JVM the suite starts (this process's, and those of the `segspark` and `spark-submit`
-# subprocesses, the notebook kernel and the Spark Connect server, which inherit the environment) compiles
-# with C1 only and collects with the serial collector. The suite's data is small and its JVMs short-lived:
-# C2's compiler threads and G1's helpers cost more CPU than they ever win back (29% less CPU on the
-# feature, fit, score and drift tests, docs/benchmarks.md). It changes no result: neither flag
-# alters what Java code computes. The launcher reads SPARK_SUBMIT_OPTS without printing it; a value of
-# your own wins.
-TEST_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-os.environ.setdefault("SPARK_SUBMIT_OPTS", TEST_JAVA_OPTIONS)
-
 
 @pytest.fixture(scope="session", autouse=True)
 def no_claude_key() -> Iterator[None]:
@@ -41,7 +31,7 @@ def spark() -> Iterator[SparkSession]:
     from segspark.session import get_spark
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    # The shipped JVM options too: the collector chosen in SPARK_SUBMIT_OPTS above must win over them.
+    # The shipped JVM options too (the parallel collector), as `segspark` itself starts its driver.
     java_options = load_config([]).get("spark.java_options")
     session = get_spark(
         {

@@ -28,7 +28,7 @@ from segspark.cli import main
 from segspark.config import shipped_file
 from segspark.model.manifest import load_manifest
 from segspark.tables import read_partitions
-from tests.conftest import REPO, TEST_JAVA_OPTIONS
+from tests.conftest import REPO
 from tests.shapes import SHAPES, write
 
 # A short run: the tiny shop on two axes with k up to 3 and one backfill date and baseline (each KMeans iteration
@@ -72,10 +72,6 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> tuple[Pat
         str(wheel),
         "--conf",
         "spark.log.level=WARN",
-        # The executors' JVMs get the suite's JIT and collector flags too (the driver's come from
-        # SPARK_SUBMIT_OPTS, tests/conftest.py): they change no result, only the CPU a short run burns.
-        "--conf",
-        f"spark.executor.extraJavaOptions={TEST_JAVA_OPTIONS}",
         str(REPO / "jobs" / "run.py"),
         "--source",
         str(mapping),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -23,12 +25,14 @@ def test_local_session_logs_with_the_shipped_log4j_config(spark: SparkSession) -
     assert str(log_manager.getRootLogger().getLevel()) == "WARN"
 
 
-def test_the_driver_runs_with_one_collector(spark: SparkSession) -> None:
-    # conftest passes the shipped spark.java_options (the parallel collector) and sets SPARK_SUBMIT_OPTS with
-    # the serial one: the environment's wins, or the JVM would not have started at all.
+def test_the_driver_runs_with_the_configured_collector(spark: SparkSession) -> None:
+    # conftest passes the shipped spark.java_options (the parallel collector); one chosen in the environment
+    # would win over it (a JVM refuses two collectors).
+    environment = " ".join(os.environ.get(n, "") for n in ("SPARK_SUBMIT_OPTS", "JAVA_TOOL_OPTIONS"))
+    expected = re.findall(r"-XX:\+Use\w+GC", environment)[-1:] or ["-XX:+UseParallelGC"]
     runtime = spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()  # type: ignore[union-attr]
     arguments = [str(a) for a in runtime.getInputArguments()]
-    assert [a for a in arguments if a.startswith("-XX:+Use") and a.endswith("GC")] == ["-XX:+UseSerialGC"]
+    assert [a for a in arguments if re.fullmatch(r"-XX:\+Use\w+GC", a)] == expected
 
 
 def test_java_options_come_first_and_an_environment_collector_wins(tmp_path: Path) -> None:
