@@ -55,7 +55,8 @@ def _compilations(spark: SparkSession) -> int:
     return int(metrics.METRIC_COMPILATION_TIME().getCount())
 
 
-def test_a_repeated_feature_computation_reuses_its_compiled_code(spark: SparkSession) -> None:
+def test_a_repeated_feature_computation_reuses_its_compiled_code(shipped_execution: SparkSession) -> None:
+    spark = shipped_execution
     # One feature computation generates more classes than Spark's default cache of 100 holds, and under
     # adaptive execution the same stage gets another id (part of the class name) on every run: with
     # Spark's defaults every rerun (each backfill date, each test) compiled them all again.
