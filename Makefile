@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
+# pytest-xdist workers, each with its own Spark session (TEST_WORKERS=0: one process, as plain pytest).
+TEST_WORKERS ?= 2
 
 .PHONY: demo test lint typecheck java browser wheel report-check clean help
 
@@ -52,7 +54,7 @@ typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy segspark
 
 test: java browser $(VENV)/.installed-dev lint typecheck
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope $(ARGS)
 
 clean:
 	rm -rf warehouse generated dist build .pytest_cache .mypy_cache .ruff_cache

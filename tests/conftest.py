@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
@@ -14,6 +15,62 @@ from pyspark.sql import SparkSession
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
 FIXTURES = Path(__file__).resolve().parent / "data"
+
+
+# Modules that share a session fixture dear enough to build once (a whole `segspark run`, a wheel). Under
+# pytest-xdist (`make test` runs two workers) they run on one worker, which builds it once.
+SHARED_FIXTURE_MODULES = {
+    "test_open_tables": "shop_run",
+    "test_public_api": "shop_run",
+    "test_user_export": "shop_run",
+    "test_local_cluster": "wheel",
+    "test_packaging": "wheel",
+}
+
+
+# The dearest modules (a minute or more each, mostly subprocess JVMs) start first, so that no worker is left
+# with one of them at the end while the other idles.
+DEAREST_FIRST = (
+    "test_user_export",
+    "test_open_tables",
+    "test_public_api",
+    "test_local_cluster",
+    "test_packaging",
+    "test_weekly_replay",
+    "test_notebook",
+    "test_shapes",
+    "test_crash_safety",
+    "test_features_edges",
+    "test_ingest_timezone",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the dearest modules first (a stable sort: the order within a module stays)."""
+
+    def rank(item: pytest.Item) -> int:
+        stem = item.path.stem
+        return DEAREST_FIRST.index(stem) if stem in DEAREST_FIRST else len(DEAREST_FIRST)
+
+    items.sort(key=rank)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadscope` by module (module fixtures are built once), with the modules above grouped, in
+    collection order (dearest first), not xdist's default of most tests first."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False
+
+    class ByModule(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return SHARED_FIXTURE_MODULES.get(Path(module).stem, module)
+
+    return ByModule(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -36,25 +93,38 @@ SMALL_DATA_EXECUTION = {
 }
 
 
+# The JVMs the suite starts in subprocesses live for one short command and run each piece of code a few
+# times: C2's compilations never pay for themselves there (a local-cluster run 96.6 -> 71.7 s with C1 only,
+# docs/benchmarks.md). The suite's own long-lived session keeps the full JIT.
+SUBPROCESS_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
+
+
 @pytest.fixture(scope="session", autouse=True)
-def small_data_spark_defaults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The same execution settings for the JVMs the suite starts in subprocesses (spark-submit, `segspark`
-    commands, the notebook's kernel, the Spark Connect server): Spark's launcher reads them from
-    $SPARK_CONF_DIR/spark-defaults.conf, below anything a session sets itself."""
+def subprocess_spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str | None]]:
+    """Settings for the JVMs the suite starts in subprocesses (spark-submit, `segspark` commands, the notebook's
+    kernel, the Spark Connect server and local-cluster executors), through the environment they inherit:
+    $SPARK_CONF_DIR/spark-defaults.conf (below anything a session sets itself) and SPARK_SUBMIT_OPTS.
+    Yields the environment as it was, for the suite's own session."""
     conf_dir = tmp_path_factory.mktemp("spark-conf")
-    lines = [f"{key} {value}" for key, value in SMALL_DATA_EXECUTION.items()]
-    (conf_dir / "spark-defaults.conf").write_text("\n".join(lines) + "\n")
-    saved = os.environ.get("SPARK_CONF_DIR")
+    defaults = {**SMALL_DATA_EXECUTION, "spark.executor.extraJavaOptions": SUBPROCESS_JVM_OPTIONS}
+    (conf_dir / "spark-defaults.conf").write_text("".join(f"{key} {value}\n" for key, value in defaults.items()))
+    saved = {name: os.environ.get(name) for name in ("SPARK_CONF_DIR", "SPARK_SUBMIT_OPTS")}
     os.environ["SPARK_CONF_DIR"] = str(conf_dir)
-    yield
-    if saved is None:
-        os.environ.pop("SPARK_CONF_DIR", None)
-    else:
-        os.environ["SPARK_CONF_DIR"] = saved
+    os.environ["SPARK_SUBMIT_OPTS"] = f"{saved['SPARK_SUBMIT_OPTS'] or ''} {SUBPROCESS_JVM_OPTIONS}".strip()
+    yield saved
+    _restore(saved)
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
-def spark(small_data_spark_defaults: None) -> Iterator[SparkSession]:
+def spark(subprocess_spark: dict[str, str | None]) -> Iterator[SparkSession]:
     """A local[2] session with the settings segspark itself uses, and the suite's small-data execution."""
     from segspark.config import load_config
     from segspark.session import get_spark
@@ -62,6 +132,9 @@ def spark(small_data_spark_defaults: None) -> Iterator[SparkSession]:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     # The shipped JVM options too (the parallel collector), as `segspark` itself starts its driver.
     java_options = load_config([]).get("spark.java_options")
+    # Its JVM starts with the caller's SPARK_SUBMIT_OPTS, not the subprocesses' ones.
+    current = {name: os.environ.get(name) for name in subprocess_spark}
+    _restore({**current, "SPARK_SUBMIT_OPTS": subprocess_spark["SPARK_SUBMIT_OPTS"]})
     session = get_spark(
         {
             "master": "local[2]",
@@ -73,6 +146,7 @@ def spark(small_data_spark_defaults: None) -> Iterator[SparkSession]:
             "extra": {**SMALL_DATA_EXECUTION, "spark.sql.adaptive.enabled": "false"},
         }
     )
+    _restore(current)
     yield session
     session.stop()
 
