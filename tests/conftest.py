@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +175,23 @@ def warehouse(tmp_path: Path) -> str:
     from segspark.paths import check_warehouse
 
     return check_warehouse(str(tmp_path / "wh"))
+
+
+def axes_subset(where: Path, enabled: Iterable[str]) -> Path:
+    """The shipped axes file with only `enabled` switched on, written under `where`: a fit costs time per axis,
+    so a test enables the axes it asserts on."""
+    import yaml
+
+    from segspark.config import shipped_file
+
+    keep = set(enabled)
+    axes = yaml.safe_load(shipped_file("axes.yaml").read_text())
+    assert keep <= set(axes["axes"]), keep - set(axes["axes"])
+    for name, axis in axes["axes"].items():
+        axis["enabled"] = name in keep
+    path = where / "axes.yaml"
+    path.write_text(yaml.safe_dump(axes, sort_keys=False))
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -18,17 +18,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from chispa import assert_approx_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from segspark import __version__
 from segspark.cli import main
-from segspark.config import shipped_file
 from segspark.model.manifest import load_manifest
 from segspark.tables import read_partitions
-from tests.conftest import REPO
+from tests.conftest import REPO, axes_subset
 from tests.shapes import SHAPES, write
 
 # A short run: the tiny shop on two axes with k up to 3 and one backfill date and baseline (each KMeans iteration
@@ -46,12 +44,7 @@ def _summary(root: Path) -> dict:
 def two_runs(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> tuple[Path, Path, str]:
     tmp = tmp_path_factory.mktemp("cluster")
     mapping = write(SHAPES["tiny"], tmp)
-    axes = yaml.safe_load(shipped_file("axes.yaml").read_text())
-    for name, axis in axes["axes"].items():
-        axis["enabled"] = name in AXES
-    axes_file = tmp / "axes.yaml"
-    axes_file.write_text(yaml.safe_dump(axes, sort_keys=False))
-    settings = [*SETTINGS, "--set", f"features.axes_file={axes_file}"]
+    settings = [*SETTINGS, "--set", f"features.axes_file={axes_subset(tmp, AXES)}"]
     here, there = tmp / "local", tmp / "cluster"
     assert main(["run", "--source", str(mapping), "--set", f"warehouse.root={here}", *settings]) == 0
     # In another time zone too: the tables may depend on neither the driver's nor the executors' zone.

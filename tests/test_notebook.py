@@ -8,17 +8,19 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.conftest import REPO
+from tests.conftest import REPO, axes_subset
 
 
 @pytest.mark.slow
 def test_walkthrough_notebook_executes(orii_slice: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEGSPARK_NOTEBOOK_INPUT", str(orii_slice))
     monkeypatch.setenv("SEGSPARK_NOTEBOOK_WAREHOUSE", str(tmp_path / "wh"))
+    # Three axes: the notebook's cells are what is tested, and a fit costs time per axis.
+    axes = axes_subset(tmp_path, ("purchase_frequency", "purchase_value", "customer_maturity"))
     monkeypatch.setenv(
         "SEGSPARK_NOTEBOOK_SET",
         "fit.k_max=3;fit.save_mllib=false;history.backfill_offsets=[28];drift.baselines=[28];"
-        "spark.shuffle_partitions=2;spark.master=local[2]",
+        f"spark.shuffle_partitions=2;spark.master=local[2];features.axes_file={axes}",
     )
     notebook = nbformat.read(REPO / "notebooks" / "walkthrough.ipynb", as_version=4)
     NotebookClient(

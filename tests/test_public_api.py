@@ -43,7 +43,8 @@ def test_the_notebook_imports_only_the_public_api() -> None:
 def test_model_load_transform_gives_the_committed_profiles(spark: SparkSession, shop_run: Path, tmp_path: Path) -> None:
     """`SegmentationModel.load(root).transform(features)` is the score step's own pass: the profiles it
     returns equal the committed ones; saved elsewhere and loaded again, the model scores the same."""
-    summary = json.loads(sorted(shop_run.glob("runs/*/summary.json"))[-1].read_text())
+    # The fixture's own run is the first (other modules' commands add runs to the shared warehouse).
+    summary = json.loads(sorted(shop_run.glob("runs/*/summary.json"))[0].read_text())
     day = summary["as_of"]
     model = segspark.SegmentationModel.load(str(shop_run))
     assert model.version == Path(summary["steps"]["fit"]["model"]).name

@@ -26,6 +26,7 @@ from segspark.config import shipped_file
 from segspark.generate import GenerateSpec, write_generated
 from segspark.model.manifest import Manifest, load_manifest
 from segspark.tables import read_partitions
+from tests.conftest import axes_subset
 from tests.shapes import SHAPES, write
 
 SUITE_SHAPES = ("tiny", "planted")
@@ -162,11 +163,7 @@ def planted(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> It
     path = tmp / "synthetic.yaml"
     path.write_text(yaml.safe_dump(mapping))
     # Only the axes whose recovery is asserted: the fit of the other eight would only cost time.
-    axes = yaml.safe_load(shipped_file("axes.yaml").read_text())
-    for name, axis in axes["axes"].items():
-        axis["enabled"] = name in ARI_AT_LEAST
-    axes_file = tmp / "axes.yaml"
-    axes_file.write_text(yaml.safe_dump(axes, sort_keys=False))
+    axes_file = axes_subset(tmp, ARI_AT_LEAST)
     # History and drift are the other shapes' business: one backfill date keeps this run short.
     ran = _run(
         path,

@@ -22,7 +22,7 @@ from segspark.ingest.validate import validate
 from segspark.mapping import load_mapping
 from segspark.model.manifest import load_manifest
 from segspark.tables import committed, read_partitions
-from tests.conftest import FIXTURES, REPO
+from tests.conftest import FIXTURES, REPO, axes_subset
 from tests.fake_claude import fake_claude
 
 
@@ -218,6 +218,9 @@ def test_canary_key_is_never_written(shop_run: Path, tmp_path: Path) -> None:
                 "naming.max_retries=1",
                 "--set",
                 "fit.min_segment_customers=1",
+                # An axis that fits (so naming asks the API) and the one whose skip reason is asserted.
+                "--set",
+                f"features.axes_file={axes_subset(tmp_path, ('category_exploration', 'support_history'))}",
             ],
             cwd=REPO,
             env=env,

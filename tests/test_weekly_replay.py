@@ -22,13 +22,13 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segspark.cli import main
-from segspark.config import Config, load_config, shipped_file
+from segspark.config import Config, load_config
 from segspark.context import make_context
 from segspark.model.manifest import Manifest, load_manifest, model_dir
 from segspark.pipeline import run_pipeline
 from segspark.schedule.weekly import run_week
 from segspark.tables import committed, read_partitions
-from tests.conftest import REPO
+from tests.conftest import REPO, axes_subset
 
 START = date(2011, 9, 5)  # the initial run, a Monday
 WEEKS = [START + timedelta(days=7 * i) for i in (1, 2, 3)]
@@ -42,16 +42,6 @@ class Replay:
     root: str
     initial_model: Manifest
     weeks: dict[date, dict[str, Any]]  # the run summary of each week's scheduled run
-
-
-def _axes_file(tmp: Path) -> str:
-    """The shipped axes with only four enabled: the fit is the dearest step and the schedule is what is tested."""
-    axes = yaml.safe_load(shipped_file("axes.yaml").read_text())
-    for name, axis in axes["axes"].items():
-        axis["enabled"] = name in KEEP_AXES
-    path = tmp / "axes.yaml"
-    path.write_text(yaml.safe_dump(axes))
-    return str(path)
 
 
 def bundle_weekly_command(config_file: Path, day: date) -> list[str]:
@@ -85,7 +75,8 @@ def replay(spark: SparkSession, orii_slice: Path, tmp_path_factory: pytest.TempP
     settings.update(
         {
             "warehouse": {"root": root},
-            "features": {"axes_file": _axes_file(tmp)},
+            # Four axes: the fit is the dearest step and the schedule is what is tested.
+            "features": {"axes_file": str(axes_subset(tmp, KEEP_AXES))},
             "fit": {"k_max": 3},
             "schedule": {"inbox": str(inbox), "refit_every_weeks": 3, "refit_psi": 0.0, "refit_silhouette_drop": 0.0},
         }
