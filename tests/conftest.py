@@ -84,7 +84,7 @@ def no_claude_key() -> Iterator[None]:
 # How Spark executes the suite's small inputs; the results do not depend on it. On data this small a query's
 # fixed costs dominate: compiling generated code (and then JIT-compiling the generated classes), planning
 # adaptive stages and collecting broadcast sides as jobs of their own. Interpreted expressions and sort-merge
-# joins give the same rows for a quarter less time on a whole `segspark run` (docs/benchmarks.md). Shipped runs keep
+# joins give the same rows in a quarter less time on a warm `segspark run` (docs/benchmarks.md). Shipped runs keep
 # Spark's defaults; tests of the defaults themselves use the `shipped_execution` fixture.
 SMALL_DATA_EXECUTION = {
     "spark.sql.codegen.wholeStage": "false",
