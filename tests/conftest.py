@@ -133,8 +133,8 @@ def spark(subprocess_spark: dict[str, str | None]) -> Iterator[SparkSession]:
     # The shipped JVM options too (the parallel collector), as `segspark` itself starts its driver.
     java_options = load_config([]).get("spark.java_options")
     # Its JVM starts with the caller's SPARK_SUBMIT_OPTS, not the subprocesses' ones.
-    current = {name: os.environ.get(name) for name in subprocess_spark}
-    _restore({**current, "SPARK_SUBMIT_OPTS": subprocess_spark["SPARK_SUBMIT_OPTS"]})
+    for_subprocesses = {"SPARK_SUBMIT_OPTS": os.environ.get("SPARK_SUBMIT_OPTS")}
+    _restore({"SPARK_SUBMIT_OPTS": subprocess_spark["SPARK_SUBMIT_OPTS"]})
     session = get_spark(
         {
             "master": "local[2]",
@@ -146,24 +146,19 @@ def spark(subprocess_spark: dict[str, str | None]) -> Iterator[SparkSession]:
             "extra": {**SMALL_DATA_EXECUTION, "spark.sql.adaptive.enabled": "false"},
         }
     )
-    _restore(current)
+    _restore(for_subprocesses)
     yield session
     session.stop()
 
 
 @pytest.fixture
 def shipped_execution(spark: SparkSession) -> Iterator[SparkSession]:
-    """The session with Spark's execution defaults as segspark ships them (code generation, adaptive
+    """The session with Spark's execution defaults, as segspark ships them (code generation, adaptive
     execution, broadcast joins), for tests of those mechanisms; the suite's settings come back after."""
-    shipped = {
-        "spark.sql.codegen.wholeStage": "true",
-        "spark.sql.codegen.factoryMode": "FALLBACK",
-        "spark.sql.autoBroadcastJoinThreshold": "10MB",
-        "spark.sql.adaptive.enabled": "true",
-    }
-    saved = {key: spark.conf.get(key) for key in shipped}
-    for key, value in shipped.items():
-        spark.conf.set(key, value)
+    keys = [*SMALL_DATA_EXECUTION, "spark.sql.adaptive.enabled"]
+    saved = {key: spark.conf.get(key) for key in keys}
+    for key in keys:
+        spark.conf.unset(key)  # back to Spark's default
     yield spark
     for key, value in saved.items():
         spark.conf.set(key, value)

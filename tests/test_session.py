@@ -76,4 +76,5 @@ def test_a_repeated_feature_computation_reuses_its_compiled_code(shipped_executi
     # by the third, almost everything is cached. With stage ids in class names the runs compiled 78-115.
     first, second, third = run(), run(), run()
     print(f"compiled classes: first run {first}, then {second} and {third}")
+    assert first > 0  # code generation is on (the suite's other tests run without it)
     assert third < 0.25 * max(first, 100)
