@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,15 +74,31 @@ def _platform_session() -> SparkSession:
 
 def _connect_session(remote: str, conf: Mapping[str, Any], jvm_log: str | None = None) -> SparkSession:
     """A Spark Connect session; `local[N]` starts a local Connect server (needs Java, like classic)."""
+    builder = SparkSession.builder.remote(remote)
     if remote.startswith("local"):
+        # The server is started here, as a local session would be, and gets its settings: with Spark's
+        # defaults (200 shuffle partitions, no log configuration) a small score took 47 s instead of 9.
         check_java()
-    builder = SparkSession.builder.remote(remote).config("spark.sql.session.timeZone", "UTC")
-    for key, value in dict(conf.get("extra") or {}).items():
-        builder = builder.config(str(key), str(value))
+        settings = local_settings(conf)
+    else:
+        settings = {
+            "spark.sql.session.timeZone": "UTC",
+            **{str(k): str(v) for k, v in dict(conf.get("extra") or {}).items()},
+        }
+    for key, value in settings.items():
+        builder = builder.config(key, value)
     # A local[N] remote starts a Connect server JVM here: its output goes where a local session's would.
-    with _stderr_to(jvm_log if remote.startswith("local") else None):
+    with _stderr_to(jvm_log if remote.startswith("local") else None), warnings.catch_warnings():
+        # The settings start the server; the client then sets each again as a session conf, which the
+        # static ones (memory, JVM options, the UI) refuse with a warning apiece, though they are in effect.
+        warnings.filterwarnings("ignore", message=r"Failed to set spark\.", category=UserWarning)
         spark = builder.getOrCreate()
-    log.info("connected to Spark %s over Spark Connect (%s)", spark.version, remote)
+    log.info(
+        "connected to Spark %s over Spark Connect (%s), %s shuffle partitions",
+        spark.version,
+        remote,
+        spark.conf.get("spark.sql.shuffle.partitions"),
+    )
     return spark
 
 
@@ -121,6 +138,37 @@ def driver_java_options(java_options: object, logging_conf: object, environ: Map
     return " ".join(parts)
 
 
+def local_settings(conf: Mapping[str, Any]) -> dict[str, str]:
+    """The Spark settings of a session segspark starts itself: a classic local one, or the server of a local
+    Spark Connect one (`spark.remote: local[N]`). `spark.extra` is applied last, so its keys win."""
+    settings = {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.memory": str(conf.get("driver_memory", "4g")),
+        "spark.sql.shuffle.partitions": str(conf.get("shuffle_partitions", 8)),
+        # spark.default.parallelism stays Spark's (the core count locally): MLlib's KMeans shuffles every
+        # iteration into that many partitions, and a fixed 8 cost small fits a fifth of their time.
+        "spark.ui.enabled": str(bool(conf.get("ui_enabled", False))).lower(),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.adaptive.enabled": "true",
+        # Step logs carry progress and timings; Spark's bar garbles logs.
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        # Spark keeps 100 compiled code-generation classes by default, and names each after its stage id,
+        # which adaptive execution renumbers from run to run. One feature computation needs ~150 classes,
+        # so every as-of date compiled everything again (~150 classes; now ~24, docs/benchmarks.md).
+        # The cache size is static: it must be set before the session starts.
+        "spark.sql.codegen.cache.maxEntries": "2000",
+        "spark.sql.codegen.useIdInClassName": "false",
+        "spark.log.level": "WARN",
+    }
+    options = driver_java_options(conf.get("java_options"), shipped_file("log4j2.properties"))
+    if options:
+        settings["spark.driver.extraJavaOptions"] = options
+    settings.update({str(key): str(value) for key, value in dict(conf.get("extra") or {}).items()})
+    return settings
+
+
 def get_spark(spark_conf: Mapping[str, Any] | None = None, *, jvm_log: str | None = None) -> SparkSession:
     """Return the active SparkSession, the launcher's, a Connect one, or build a local one from config.
 
@@ -141,35 +189,13 @@ def get_spark(spark_conf: Mapping[str, Any] | None = None, *, jvm_log: str | Non
     if remote:
         return _connect_session(str(remote), conf, jvm_log)
     check_java()
-    builder = (
-        SparkSession.builder.master(str(conf.get("master", "local[*]")))
-        .appName(str(conf.get("app_name", "segspark")))
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.memory", str(conf.get("driver_memory", "4g")))
-        .config("spark.sql.shuffle.partitions", str(conf.get("shuffle_partitions", 8)))
-        # spark.default.parallelism stays Spark's (the core count locally): MLlib's KMeans shuffles every
-        # iteration into that many partitions, and a fixed 8 cost small fits a fifth of their time.
-        .config("spark.ui.enabled", str(bool(conf.get("ui_enabled", False))).lower())
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.adaptive.enabled", "true")
-        # Step logs carry progress and timings; Spark's bar garbles logs.
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
-        # Spark keeps 100 compiled code-generation classes by default, and names each after its stage id,
-        # which adaptive execution renumbers from run to run. One feature computation needs ~150 classes,
-        # so every as-of date compiled everything again (~150 classes; now ~24, docs/benchmarks.md).
-        # The cache size is static: it must be set before the session starts.
-        .config("spark.sql.codegen.cache.maxEntries", "2000")
-        .config("spark.sql.codegen.useIdInClassName", "false")
+    builder = SparkSession.builder.master(str(conf.get("master", "local[*]"))).appName(
+        str(conf.get("app_name", "segspark"))
     )
-    options = driver_java_options(conf.get("java_options"), shipped_file("log4j2.properties"))
-    if options:
-        builder = builder.config("spark.driver.extraJavaOptions", options)
-    for key, value in dict(conf.get("extra") or {}).items():
-        builder = builder.config(str(key), str(value))
+    for key, value in local_settings(conf).items():
+        builder = builder.config(key, value)
     with _stderr_to(jvm_log):
-        spark = builder.config("spark.log.level", "WARN").getOrCreate()
+        spark = builder.getOrCreate()
     log.info(
         "started local Spark %s (%s)%s",
         spark.version,

@@ -337,7 +337,8 @@ def test_features_and_scoring_run_on_spark_connect(spark: SparkSession, shop_run
         done.stderr
     )
     run_log = sorted(root.glob("runs/*/segspark.log"))[-1]  # this command's (run ids sort by time)
-    assert "over Spark Connect (local[2])" in run_log.read_text()
+    # The local server was started with segspark's settings, not Spark's defaults (200 partitions).
+    assert "over Spark Connect (local[2]), 2 shuffle partitions" in run_log.read_text()
     assert "committed customer_profiles/snapshot_date=2023-05-01" in run_log.read_text()
     assert (run_log.parent / "spark.log").stat().st_size > 0  # the Connect server's output
     for table, order in (("features", "customer_id"), ("customer_profiles", "customer_id")):
