@@ -130,7 +130,9 @@ def _restore(saved: dict[str, str | None]) -> None:
             os.environ[name] = value
 
 
-@pytest.fixture(scope="session")
+# Autouse: the first in-process `segspark` command of a worker would otherwise start the worker's session
+# itself, with the shipped settings and the subprocess JVMs' options, and every later test would get that one.
+@pytest.fixture(scope="session", autouse=True)
 def spark(subprocess_spark: dict[str, str | None]) -> Iterator[SparkSession]:
     """A local[2] session with the settings segspark itself uses, and the suite's small-data execution."""
     from segspark.config import load_config
@@ -154,6 +156,8 @@ def spark(subprocess_spark: dict[str, str | None]) -> Iterator[SparkSession]:
         }
     )
     _restore(for_subprocesses)
+    # Built here, not found already running with other settings.
+    assert session.conf.get("spark.sql.shuffle.partitions") == "2", "a session was started before the suite's"
     yield session
     session.stop()
 
