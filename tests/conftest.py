@@ -95,8 +95,10 @@ SMALL_DATA_EXECUTION = {
 
 # The JVMs the suite starts in subprocesses live for one short command and run each piece of code a few
 # times: C2's compilations never pay for themselves there (a local-cluster run 96.6 -> 71.7 s with C1 only,
-# docs/benchmarks.md). The suite's own long-lived session keeps the full JIT.
-SUBPROCESS_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
+# docs/benchmarks.md). The suite's own long-lived session keeps the full JIT. The parallel collector, which
+# segspark's own driver uses, also for spark-submit's driver and the executors (G1's concurrent threads made
+# the local-cluster run 8% slower).
+SUBPROCESS_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseParallelGC"
 
 
 @pytest.fixture(scope="session", autouse=True)
