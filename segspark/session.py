@@ -77,14 +77,12 @@ def _connect_session(remote: str, conf: Mapping[str, Any], jvm_log: str | None =
     builder = SparkSession.builder.remote(remote)
     if remote.startswith("local"):
         # The server is started here, as a local session would be, and gets its settings: with Spark's
-        # defaults (200 shuffle partitions, no log configuration) a small score took 47 s instead of 9.
+        # defaults (200 shuffle partitions, no log configuration) a 3-customer score's features took 47 s
+        # instead of 15-20 (docs/benchmarks.md, session 21).
         check_java()
         settings = local_settings(conf)
     else:
-        settings = {
-            "spark.sql.session.timeZone": "UTC",
-            **{str(k): str(v) for k, v in dict(conf.get("extra") or {}).items()},
-        }
+        settings = {"spark.sql.session.timeZone": "UTC", **_extra(conf)}
     for key, value in settings.items():
         builder = builder.config(key, value)
     # A local[N] remote starts a Connect server JVM here: its output goes where a local session's would.
@@ -165,8 +163,13 @@ def local_settings(conf: Mapping[str, Any]) -> dict[str, str]:
     options = driver_java_options(conf.get("java_options"), shipped_file("log4j2.properties"))
     if options:
         settings["spark.driver.extraJavaOptions"] = options
-    settings.update({str(key): str(value) for key, value in dict(conf.get("extra") or {}).items()})
+    settings.update(_extra(conf))
     return settings
+
+
+def _extra(conf: Mapping[str, Any]) -> dict[str, str]:
+    """`spark.extra`: any Spark conf, as strings."""
+    return {str(key): str(value) for key, value in dict(conf.get("extra") or {}).items()}
 
 
 def get_spark(spark_conf: Mapping[str, Any] | None = None, *, jvm_log: str | None = None) -> SparkSession:
