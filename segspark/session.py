@@ -158,6 +158,11 @@ def local_settings(conf: Mapping[str, Any]) -> dict[str, str]:
         # The cache size is static: it must be set before the session starts.
         "spark.sql.codegen.cache.maxEntries": "2000",
         "spark.sql.codegen.useIdInClassName": "false",
+        # PySpark 4 records the Python call site of every Column function for error messages: about ten
+        # round trips to the JVM per call, 6,000 of the 9,500 that building one features DataFrame makes.
+        # Off, a warm 3-customer `segspark run` takes 21 s instead of 26 (docs/benchmarks.md, session 22);
+        # spark.extra can turn it back on to debug an expression.
+        "spark.python.sql.dataFrameDebugging.enabled": "false",
         "spark.log.level": "WARN",
     }
     options = driver_java_options(conf.get("java_options"), shipped_file("log4j2.properties"))

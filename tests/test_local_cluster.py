@@ -65,6 +65,9 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> tuple[Pat
         str(wheel),
         "--conf",
         "spark.log.level=WARN",
+        # As docs/guide.md advises for spark-submit (a session segspark builds has it).
+        "--conf",
+        "spark.python.sql.dataFrameDebugging.enabled=false",
         str(REPO / "jobs" / "run.py"),
         "--source",
         str(mapping),

@@ -35,6 +35,17 @@ def test_the_driver_runs_with_the_configured_collector(spark: SparkSession) -> N
     assert [a for a in arguments if re.fullmatch(r"-XX:\+Use\w+GC", a)] == expected
 
 
+def test_column_functions_record_no_python_call_site(spark: SparkSession) -> None:
+    # PySpark 4's DataFrame debugging makes about ten JVM round trips per Column function call to record
+    # its call site; a session segspark builds turns it off, and PySpark (which reads it once) honours that.
+    from pyspark.errors.utils import is_debugging_enabled
+    from pyspark.sql import functions as F
+
+    assert spark.conf.get("spark.python.sql.dataFrameDebugging.enabled") == "false"
+    spark.range(1).select(F.col("id") + 1).collect()
+    assert not is_debugging_enabled()
+
+
 def test_java_options_come_first_and_an_environment_collector_wins(tmp_path: Path) -> None:
     conf = tmp_path / "log4j2.properties"
     conf.write_text("")

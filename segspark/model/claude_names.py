@@ -22,13 +22,17 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
 import numpy as np
 
 from segspark.model import naming
 from segspark.model.manifest import AxisModel, Manifest
+
+if TYPE_CHECKING:
+    # Imported where a request is made: the SDK takes over a second to import, which every command (and
+    # every run without a key) would otherwise pay.
+    import anthropic
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +216,8 @@ def name_axis(
     if entry is None:
         if client is None:
             return axis
+        import anthropic
+
         try:
             message = client.messages.create(
                 model=settings.model,
@@ -266,6 +272,8 @@ def make_client(settings: NamingSettings, http_client: Any = None) -> anthropic.
     if not key:
         log.info("naming: no ANTHROPIC_API_KEY; deterministic names kept")
         return None
+    import anthropic
+
     return anthropic.Anthropic(
         api_key=key, timeout=settings.timeout_s, max_retries=settings.max_retries, http_client=http_client
     )

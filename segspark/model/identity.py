@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,9 @@ def match(
     matched to another new centre is a split of it; a retired centre whose
     nearest new centre is matched is merged into it.
     """
+    # Imported here: scipy.optimize takes half a second to import, and only a refit matches identities.
+    from scipy.optimize import linear_sum_assignment
+
     dist = np.linalg.norm(new_centres[:, None, :] - old_centres[None, :, :], axis=2)
     rows, cols = linear_sum_assignment(dist)
     ids: list[str | None] = [None] * len(new_centres)
