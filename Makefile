@@ -8,7 +8,7 @@ ARGS   ?=
 # pytest-xdist workers, each with its own Spark session (TEST_WORKERS=0: one process, as plain pytest).
 TEST_WORKERS ?= 2
 
-.PHONY: demo test lint typecheck java browser wheel report-check clean help
+.PHONY: demo test pytest lint typecheck java browser wheel report-check clean help
 
 help:
 	@echo "make demo   - install and run the whole pipeline on bundled real data"
@@ -55,7 +55,14 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy segspark
 
-test: java browser $(VENV)/.installed-dev lint typecheck
+# Steps that do not need each other run side by side: on a fresh machine chromium's install (apt, about
+# 30 s) beside pip's, then mypy (one core for ~10 s) beside the suite. Either failing fails `make test`.
+test: java
+	@$(MAKE) --no-print-directory -j2 browser $(VENV)/.installed-dev
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory -j2 typecheck pytest
+
+pytest: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope $(ARGS)
 
 clean:
