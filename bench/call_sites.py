@@ -5,9 +5,11 @@ the JVM per call; a session segspark builds turns it off (`spark.python.sql.data
 PySpark reads the setting once per process, so each setting runs in a process of its own: one session,
 `--runs` whole runs of the bundled 3-customer shop export (every axis, one backfill date), the first one
 cold. Settings alternate in rounds so both meet the machine's slow and fast minutes; the ratio compares the
-medians of the warm runs (all but the first of each process).
+medians of the warm runs (all but the first of each process). `--small-data` runs with the test suite's
+execution settings (interpreted expressions, no adaptive execution or broadcast joins, no MLlib copies),
+where the driver's Python side is a larger share of a run.
 
-    .venv/bin/python bench/call_sites.py [--rounds 2] [--runs 3]
+    .venv/bin/python bench/call_sites.py [--rounds 2] [--runs 3] [--small-data]
 """
 
 from __future__ import annotations
@@ -25,7 +27,16 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def child(debugging: str, runs: int) -> None:
+# tests/conftest.py's SMALL_DATA_EXECUTION, with adaptive execution off as the suite's session has it.
+SMALL_DATA = {
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+    "spark.sql.autoBroadcastJoinThreshold": "-1",
+    "spark.sql.adaptive.enabled": "false",
+}
+
+
+def child(debugging: str, runs: int, small_data: bool) -> None:
     """Print a JSON list of the wall times of `runs` whole runs in one session."""
     from segspark.cli import main
     from segspark.session import get_spark
@@ -35,7 +46,7 @@ def child(debugging: str, runs: int) -> None:
             "master": "local[2]",
             "shuffle_partitions": 2,
             "driver_memory": "2g",
-            "extra": {"spark.python.sql.dataFrameDebugging.enabled": debugging},
+            "extra": {**(SMALL_DATA if small_data else {}), "spark.python.sql.dataFrameDebugging.enabled": debugging},
         }
     )
     times = []
@@ -61,6 +72,7 @@ def child(debugging: str, runs: int) -> None:
                     "history.backfill_offsets=[31]",
                     "--set",
                     "drift.baselines=[31]",
+                    *(["--set", "fit.save_mllib=false"] if small_data else []),
                 ]
             )
             if code != 0:
@@ -73,20 +85,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--small-data", action="store_true", help="the test suite's execution settings")
     parser.add_argument("--child", choices=("true", "false"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.runs)
+        child(args.child, args.runs, args.small_data)
         return
     sys.path.insert(0, str(REPO / "bench"))
     from _common import machine
 
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; {'the suite' if args.small_data else 'shipped'} execution settings")
     warm: dict[str, list[float]] = {"true": [], "false": []}
     for round_ in range(1, args.rounds + 1):
         for setting in ("true", "false"):
             done = subprocess.run(
-                [sys.executable, __file__, "--child", setting, "--runs", str(args.runs)],
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    setting,
+                    "--runs",
+                    str(args.runs),
+                    *(["--small-data"] if args.small_data else []),
+                ],
                 capture_output=True,
                 text=True,
             )

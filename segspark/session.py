@@ -160,8 +160,9 @@ def local_settings(conf: Mapping[str, Any]) -> dict[str, str]:
         "spark.sql.codegen.useIdInClassName": "false",
         # PySpark 4 records the Python call site of every Column function for error messages: about ten
         # round trips to the JVM per call, 6,000 of the 9,500 that building one features DataFrame makes.
-        # Off, a warm 3-customer `segspark run` takes 21 s instead of 26 (docs/benchmarks.md, session 22);
-        # spark.extra can turn it back on to debug an expression.
+        # Off, a warm 3-customer `segspark run` with interpreted expressions takes 22.3 s instead of 26.6;
+        # with code generation its share is within noise (bench/call_sites.py, docs/benchmarks.md).
+        # spark.extra can turn it back on to see which line of Python built a failing expression.
         "spark.python.sql.dataFrameDebugging.enabled": "false",
         "spark.log.level": "WARN",
     }
