@@ -27,26 +27,20 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-# tests/conftest.py's SMALL_DATA_EXECUTION, with adaptive execution off as the suite's session has it.
-SMALL_DATA = {
-    "spark.sql.codegen.wholeStage": "false",
-    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
-    "spark.sql.autoBroadcastJoinThreshold": "-1",
-    "spark.sql.adaptive.enabled": "false",
-}
-
-
 def child(debugging: str, runs: int, small_data: bool) -> None:
     """Print a JSON list of the wall times of `runs` whole runs in one session."""
     from segspark.cli import main
     from segspark.session import get_spark
+    from tests.conftest import SMALL_DATA_EXECUTION
 
+    # The suite's session: its small-data execution, with adaptive execution off.
+    small = {**SMALL_DATA_EXECUTION, "spark.sql.adaptive.enabled": "false"} if small_data else {}
     get_spark(
         {
             "master": "local[2]",
             "shuffle_partitions": 2,
             "driver_memory": "2g",
-            "extra": {**(SMALL_DATA if small_data else {}), "spark.python.sql.dataFrameDebugging.enabled": debugging},
+            "extra": {**small, "spark.python.sql.dataFrameDebugging.enabled": debugging},
         }
     )
     times = []
